@@ -1,0 +1,26 @@
+"""Solver backends behind one small protocol, found by name."""
+
+from __future__ import annotations
+
+from allocate.backends.base import Backend, RawSolution, SolverOptions
+from allocate.backends.cbc import CbcBackend
+from allocate.backends.cpsat import CpSatBackend
+from allocate.backends.mip import MipBackend
+from allocate.errors import SolverError
+
+NAMES: tuple[str, ...] = ("highs", "cbc", "cpsat", "scip")
+DEFAULT_BACKEND = "highs"
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called `name` (one of NAMES)."""
+    if name == "cbc":
+        return CbcBackend()
+    if name == "cpsat":
+        return CpSatBackend()
+    if name in ("highs", "scip"):
+        return MipBackend(name)
+    raise SolverError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}")
+
+
+__all__ = ["DEFAULT_BACKEND", "NAMES", "Backend", "RawSolution", "SolverOptions", "get_backend"]

@@ -1,0 +1,71 @@
+"""The backend protocol: a compiled problem and options in, a raw solution out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Protocol
+
+import numpy as np
+from pydantic import Field
+
+from allocate.compile import CompiledProblem
+from allocate.schema import Frozen
+
+RawStatus = Literal["optimal", "feasible", "infeasible", "no_solution"]
+
+
+class SolverOptions(Frozen):
+    """Options every backend honours.
+
+    ``threads=1`` and a fixed ``seed`` make every backend deterministic: the same input and
+    options give the same awards, ties included. More threads may be faster, but CP-SAT can
+    then return a different allocation of equal value.
+    """
+
+    time_limit: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    relative_gap: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    threads: Annotated[int, Field(ge=1)] = 1
+    seed: Annotated[int, Field(ge=0)] = 0
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class RawSolution:
+    """What a backend read from its solver: own status, values, objective and bound."""
+
+    status: RawStatus
+    x: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    solver: str
+    version: str
+    seconds: float
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """A solver adapter. ``objective`` has one coefficient per variable; maximised."""
+
+    name: str
+
+    def solve(
+        self,
+        model: CompiledProblem,
+        objective: np.ndarray,
+        options: SolverOptions,
+        hint: np.ndarray | None = None,
+    ) -> RawSolution: ...
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """(bound - objective) / max(|objective|, |bound|), 0 when both are 0."""
+    denom = max(abs(objective), abs(bound))
+    return 0.0 if denom == 0 else max(0.0, bound - objective) / denom
+
+
+def proven(objective: float | None, bound: float | None, options: SolverOptions) -> bool:
+    """Whether the solver's own objective and bound prove optimality within the requested gap."""
+    if objective is None or bound is None or not np.isfinite(bound):
+        return False
+    return relative_gap(objective, bound) <= options.relative_gap + 1e-9 or bound - objective <= 1e-6

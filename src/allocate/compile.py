@@ -1,0 +1,339 @@
+"""Compile a Problem once into a canonical sparse MILP with labelled rows.
+
+maximise  c·x  subject to  row_lo <= A x <= row_hi,  var_lb <= x <= var_ub,
+x integer where `integer` is set. The first `n` variables are the candidate awards
+(binary); then, when rules need them, the total awarded money T (column `total_col`)
+and auxiliary binaries (e.g. "organisation funded"). Every row carries a label like
+``Coverage.min_amount[district=Hastings]`` and the index of the rule that made it
+(-1 for the budget, -2 for "at most one option per application", -3 for T's definition).
+
+Arrays are built column-wise with numpy; the only pass over applications is the one
+that reads their fields into arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocate.candidates import Candidate, candidates
+from allocate.model import Problem, Weights
+from allocate.tally import Dimension, cell_key
+
+
+def _incidence(index: np.ndarray, k: int, n: int) -> sp.csr_matrix:
+    """n × k 0/1 matrix with a single 1 per row at column index[i]."""
+    return sp.csr_matrix((np.ones(n), (np.arange(n), index)), shape=(n, k))
+
+
+BUDGET_RULE = -1
+VARIANTS_RULE = -2
+TOTAL_RULE = -3
+
+ArrayLike = float | Sequence[float] | np.ndarray
+
+
+@dataclass
+class _Rows:
+    labels: list[str] = field(default_factory=list)
+    rule: list[np.ndarray] = field(default_factory=list)
+    lo: list[np.ndarray] = field(default_factory=list)
+    hi: list[np.ndarray] = field(default_factory=list)
+    blocks: list[tuple[int, int, sp.coo_matrix]] = field(default_factory=list)  # (row0, col0, block)
+
+
+class CompileContext:
+    """What rules see while emitting rows: candidate arrays and incidence matrices."""
+
+    def __init__(self, problem: Problem, cands: tuple[Candidate, ...]) -> None:
+        self.problem = problem
+        self.candidates = cands
+        self.n = len(cands)
+        self.cost = np.fromiter((c.cost for c in cands), dtype=np.float64, count=self.n)
+        years = problem.budget.years
+        self.profile = np.array([c.profile for c in cands], dtype=np.int64).reshape(self.n, years)
+        self.outcome = np.fromiter((c.outcome_score for c in cands), dtype=np.float64, count=self.n)
+        self.social = np.array([c.social_scores for c in cands], dtype=np.float64).reshape(self.n, -1)
+        self.beneficiaries = np.fromiter(
+            (c.beneficiaries or 0 for c in cands), dtype=np.float64, count=self.n
+        )
+        self.app_index = np.fromiter((c.application.id for c in cands), dtype=object, count=self.n)
+        self._app_pos = {a.id: i for i, a in enumerate(problem.applications)}
+        self.app_of = np.fromiter(
+            (self._app_pos[c.application.id] for c in cands), dtype=np.int64, count=self.n
+        )
+        self._first = np.searchsorted(self.app_of, np.arange(len(problem.applications) + 1))
+        self._variant_pos = {(c.application.id, c.variant_id): c.index for c in cands}
+        self.organisations = sorted({a.organisation for a in problem.applications})
+        org_pos = {o: i for i, o in enumerate(self.organisations)}
+        org_of = np.fromiter((org_pos[c.organisation] for c in cands), dtype=np.int64, count=self.n)
+        self.org_matrix = _incidence(org_of, len(self.organisations), self.n)
+        self._district_ids = [d.id for d in problem.districts]
+        self._group_ids = [g.id for g in problem.client_groups]
+        self._district_attr, self._district_serve = self._districts()
+        self._group_attr, self._group_serve = self._groups()
+        self._cell: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
+        self.rows = _Rows()
+        self.n_rows = 0
+        self.rule_index = 0
+        self.aux_labels: list[str] = []
+        self.total_col: int | None = None
+
+    # -- incidence -------------------------------------------------------------------
+    def _districts(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        problem = self.problem
+        pos = {d: i for i, d in enumerate(self._district_ids)}
+        basis = np.array(
+            [d.population if problem.attribution == "population" else d.need for d in problem.districts],
+            dtype=np.float64,
+        )
+        everywhere = np.arange(len(pos))
+        served = [
+            np.fromiter((pos[d] for d in c.districts), dtype=np.int64) if c.districts else everywhere
+            for c in self.candidates
+        ]
+        counts = np.fromiter((len(s) for s in served), dtype=np.int64, count=self.n)
+        cols = np.concatenate(served) if served else np.zeros(0, dtype=np.int64)
+        rows = np.repeat(np.arange(self.n), counts)
+        w = basis[cols]
+        sums = np.add.reduceat(w, np.concatenate([[0], np.cumsum(counts)[:-1]])) if self.n else w
+        attr = sp.csr_matrix((w / np.repeat(sums, counts), (rows, cols)), shape=(self.n, len(pos)))
+        serve = sp.csr_matrix((np.ones_like(w), (rows, cols)), shape=(self.n, len(pos)))
+        return attr, serve
+
+    def _groups(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        pos = {g: i for i, g in enumerate(self._group_ids)}
+        counts = np.fromiter((len(c.client_groups) for c in self.candidates), dtype=np.int64, count=self.n)
+        cols = np.fromiter((pos[g] for c in self.candidates for g in c.client_groups), dtype=np.int64)
+        rows = np.repeat(np.arange(self.n), counts)
+        attr = sp.csr_matrix((1.0 / counts[rows], (rows, cols)), shape=(self.n, len(pos)))
+        serve = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(self.n, len(pos)))
+        return attr, serve
+
+    def _cells(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        if self._cell is None:
+            n_g = len(self._group_ids)
+            d = self._district_attr.tocoo()
+            g = self._group_attr.tocsr()
+            # Each (candidate, district) entry pairs with every group of that candidate.
+            starts, ends = g.indptr[d.row], g.indptr[d.row + 1]
+            reps = ends - starts
+            idx = (
+                np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+                if len(reps)
+                else np.zeros(0, dtype=np.int64)
+            )
+            rows = np.repeat(d.row, reps)
+            cols = np.repeat(d.col, reps) * n_g + g.indices[idx]
+            w = np.repeat(d.data, reps) * g.data[idx]
+            shape = (self.n, len(self._district_ids) * n_g)
+            self._cell = (
+                sp.csr_matrix((w, (rows, cols)), shape=shape),
+                sp.csr_matrix((np.ones_like(w), (rows, cols)), shape=shape),
+            )
+        return self._cell
+
+    def keys(self, over: Dimension) -> list[str]:
+        if over == "district":
+            return list(self._district_ids)
+        if over == "client_group":
+            return list(self._group_ids)
+        return [cell_key(d, g) for d in self._district_ids for g in self._group_ids]
+
+    def attr(self, over: Dimension) -> sp.csr_matrix:
+        """n × K matrix: share of each candidate's money attributed to each key."""
+        if over == "district":
+            return self._district_attr
+        return self._group_attr if over == "client_group" else self._cells()[0]
+
+    def serve(self, over: Dimension) -> sp.csr_matrix:
+        """n × K 0/1 matrix: whether each candidate serves each key."""
+        if over == "district":
+            return self._district_serve
+        return self._group_serve if over == "client_group" else self._cells()[1]
+
+    def options_of(self, application_id: str) -> np.ndarray:
+        i = self._app_pos[application_id]
+        return np.arange(self._first[i], self._first[i + 1])
+
+    def candidate(self, application_id: str, variant_id: str | None) -> int:
+        return self._variant_pos[(application_id, variant_id)]
+
+    # -- rows and auxiliary variables ------------------------------------------------
+    @property
+    def n_vars(self) -> int:
+        return self.n + len(self.aux_labels)
+
+    def add_aux(self, labels: list[str]) -> int:
+        """Add auxiliary binary variables; return the column of the first."""
+        start = self.n_vars
+        self.aux_labels.extend(labels)
+        return start
+
+    def total(self) -> int:
+        """Column of T, the total awarded money, created on first use."""
+        if self.total_col is None:
+            self.total_col = self.n_vars
+            self.aux_labels.append("total_awarded")
+            rule, self.rule_index = self.rule_index, TOTAL_RULE
+            self.add_rows(["Total"], 0.0, 0.0, x=sp.csr_matrix(self.cost[None, :]), total=[-1.0])
+            self.rule_index = rule
+        return self.total_col
+
+    def add_rows(
+        self,
+        labels: list[str],
+        lo: ArrayLike,
+        hi: ArrayLike,
+        *,
+        x: sp.spmatrix | None = None,
+        total: ArrayLike | None = None,
+        aux: tuple[int, sp.spmatrix] | None = None,
+    ) -> None:
+        """Append rows lo <= x-part·x + total·T + aux-part·aux <= hi, labelled."""
+        k = len(labels)
+        if k == 0:
+            return
+        col = self.total() if total is not None else -1
+        r0 = self.n_rows
+        if x is not None:
+            self.rows.blocks.append((r0, 0, sp.coo_matrix(x)))
+        if total is not None:
+            coef = np.broadcast_to(np.asarray(total, dtype=np.float64), (k,))
+            self.rows.blocks.append((r0, col, sp.coo_matrix(coef[:, None])))
+        if aux is not None:
+            self.rows.blocks.append((r0, aux[0], sp.coo_matrix(aux[1])))
+        self.rows.labels.extend(labels)
+        self.rows.rule.append(np.full(k, self.rule_index))
+        self.rows.lo.append(np.broadcast_to(np.asarray(lo, dtype=np.float64), (k,)))
+        self.rows.hi.append(np.broadcast_to(np.asarray(hi, dtype=np.float64), (k,)))
+        self.n_rows += k
+
+
+@dataclass(frozen=True)
+class CompiledProblem:
+    """The canonical MILP of a Problem; solved by every backend, reused across what-ifs."""
+
+    problem: Problem
+    candidates: tuple[Candidate, ...]
+    A: sp.csr_matrix
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    row_labels: tuple[str, ...]
+    row_rule: np.ndarray
+    var_lb: np.ndarray
+    var_ub: np.ndarray
+    integer: np.ndarray
+    var_labels: tuple[str, ...]
+    cost: np.ndarray
+    outcome_norm: np.ndarray
+    social_norm: np.ndarray
+    beneficiaries: np.ndarray
+    total_col: int | None
+
+    @property
+    def n(self) -> int:
+        """Number of candidate awards (the first n variables)."""
+        return len(self.candidates)
+
+    @property
+    def n_vars(self) -> int:
+        return len(self.var_labels)
+
+    def objective(self, weights: Weights | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(outcome part, social part) of each variable's objective coefficient."""
+        w = self.problem.weights if weights is None else weights
+        omega = np.asarray(w.social_objective_weights or np.ones(self.social_norm.shape[1]), dtype=np.float64)
+        social = self.social_norm @ (omega / omega.sum())
+        base: np.ndarray
+        if w.value_form == "quality_pounds":
+            base = self.cost / 100.0
+        elif w.value_form == "score_sum":
+            base = np.full(self.n, 100.0)
+        else:
+            base = self.beneficiaries
+        pad = np.zeros(self.n_vars - self.n)
+        share = w.social_value_share
+        return (
+            np.concatenate([(1 - share) * self.outcome_norm * base, pad]),
+            np.concatenate([share * social * base, pad]),
+        )
+
+
+def compile_problem(problem: Problem) -> CompiledProblem:
+    """Build the canonical MILP of a problem (budget, variants and every rule)."""
+    cands = candidates(problem)
+    ctx = CompileContext(problem, cands)
+    budget = problem.budget
+    ctx.rule_index = BUDGET_RULE
+    ctx.add_rows(["Budget[total]"], -math.inf, float(budget.total), x=sp.csr_matrix(ctx.cost[None, :]))
+    if budget.per_year is not None:
+        ctx.add_rows(
+            [f"Budget[year={y + 1}]" for y in range(budget.years)],
+            -math.inf,
+            np.array(budget.per_year, dtype=np.float64),
+            x=sp.csr_matrix(ctx.profile.T.astype(np.float64)),
+        )
+    ctx.rule_index = VARIANTS_RULE
+    multi = np.flatnonzero(np.diff(ctx._first) > 1)
+    if len(multi):
+        rows = np.searchsorted(multi, ctx.app_of)
+        keep = np.isin(ctx.app_of, multi)
+        m = sp.csr_matrix(
+            (np.ones(int(keep.sum())), (rows[keep], np.flatnonzero(keep))), shape=(len(multi), ctx.n)
+        )
+        ctx.add_rows([f"Variants[{problem.applications[i].id}]" for i in multi], -math.inf, 1.0, x=m)
+    for i, rule in enumerate(problem.rules):
+        ctx.rule_index = i
+        rule.emit(ctx)
+    return _assemble(problem, ctx)
+
+
+def _assemble(problem: Problem, ctx: CompileContext) -> CompiledProblem:
+    n_vars = ctx.n_vars
+    rows, cols, vals = [], [], []
+    for r0, c0, block in ctx.rows.blocks:
+        rows.append(block.row + r0)
+        cols.append(block.col + c0)
+        vals.append(block.data)
+    A = sp.csr_matrix(
+        (
+            np.concatenate(vals) if vals else np.zeros(0),
+            (
+                np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
+                np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64),
+            ),
+        ),
+        shape=(ctx.n_rows, n_vars),
+    )
+    A.sum_duplicates()
+    A.eliminate_zeros()
+    var_ub = np.ones(n_vars)
+    integer = np.ones(n_vars, dtype=bool)
+    if ctx.total_col is not None:
+        var_ub[ctx.total_col] = float(ctx.cost.sum())
+        integer[ctx.total_col] = False
+    labels = tuple(c.id for c in ctx.candidates) + tuple(ctx.aux_labels)
+    scale = problem.scale
+    return CompiledProblem(
+        problem=problem,
+        candidates=ctx.candidates,
+        A=A,
+        row_lo=np.concatenate(ctx.rows.lo) if ctx.rows.lo else np.zeros(0),
+        row_hi=np.concatenate(ctx.rows.hi) if ctx.rows.hi else np.zeros(0),
+        row_labels=tuple(ctx.rows.labels),
+        row_rule=np.concatenate(ctx.rows.rule) if ctx.rows.rule else np.zeros(0, dtype=np.int64),
+        var_lb=np.zeros(n_vars),
+        var_ub=var_ub,
+        integer=integer,
+        var_labels=labels,
+        cost=ctx.cost,
+        outcome_norm=ctx.outcome / scale.outcome_max,
+        social_norm=ctx.social / scale.social_max,
+        beneficiaries=ctx.beneficiaries,
+        total_col=ctx.total_col,
+    )

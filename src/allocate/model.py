@@ -1,0 +1,277 @@
+"""The domain model: a grants round as validated, immutable data.
+
+Money is integer pence throughout. Every model rejects bad input with an
+`InvalidProblemError` naming the field and the reason; nothing is coerced silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from allocate.errors import InvalidProblemError
+from allocate.rules import Rule
+from allocate.schema import Frozen, Name, Pence, Score
+
+SOCIAL_OBJECTIVES: tuple[str, ...] = ("SC1", "SC2", "SC3", "SC4", "SC5", "SC6")
+"""Default codes of the six building-social-capital objectives (placeholders, see docs)."""
+
+
+class District(Frozen):
+    """A geographic area served: population for pro-rata attribution, need for equality rules."""
+
+    id: Name
+    population: Annotated[int, Field(strict=True, gt=0)]
+    need: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+
+
+class ClientGroup(Frozen):
+    """A client group of the prospectus (carers, older people, ...); need is its relative weight."""
+
+    id: Name
+    need: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+
+
+class Variant(Frozen):
+    """A negotiated option of an application: usually cheaper, with lower scores.
+
+    Fields left unset inherit the parent application's values.
+    """
+
+    id: Name
+    cost: Pence
+    cost_profile: tuple[int, ...] | None = None
+    outcome_score: Score | None = None
+    social_scores: tuple[Score, ...] | None = None
+    districts: tuple[Name, ...] | None = None
+    beneficiaries: Annotated[int, Field(ge=0)] | None = None
+
+
+class Application(Frozen):
+    """A bid: one candidate award (plus its negotiated variants)."""
+
+    id: Name
+    organisation: Name
+    title: str = ""
+    client_groups: tuple[Name, ...] = Field(min_length=1)
+    districts: tuple[Name, ...] = Field(default=(), description="districts served; empty means county-wide")
+    cost: Pence
+    cost_profile: tuple[int, ...] | None = Field(
+        default=None, description="pence per budget year; must sum to cost"
+    )
+    outcome_score: Score
+    social_scores: tuple[Score, ...] = Field(default=(0.0,) * 6)
+    panel: str = ""
+    beneficiaries: Annotated[int, Field(ge=0)] | None = None
+    equality_groups: tuple[str, ...] = ()
+    continues_service: bool = False
+    variants: tuple[Variant, ...] = ()
+
+    @field_validator("cost_profile")
+    @classmethod
+    def _profile_non_negative(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if v is not None and any(p < 0 for p in v):
+            raise ValueError("yearly amounts must be >= 0 pence")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _check_profile(self.cost, self.cost_profile, "cost_profile")
+        for i, var in enumerate(self.variants):
+            _check_profile(var.cost, var.cost_profile, f"variants[{i}].cost_profile")
+        dup = [k for k, c in Counter(self.districts).items() if c > 1]
+        if dup:
+            raise ValueError(f"districts lists {dup[0]!r} twice")
+        dup = [k for k, c in Counter(self.client_groups).items() if c > 1]
+        if dup:
+            raise ValueError(f"client_groups lists {dup[0]!r} twice")
+        ids = [v.id for v in self.variants]
+        if len(set(ids)) != len(ids) or self.id in ids:
+            raise ValueError("variant ids must be unique and differ from the application id")
+        return self
+
+
+def _check_profile(cost: int, profile: tuple[int, ...] | None, name: str) -> None:
+    if profile is not None and sum(profile) != cost:
+        raise ValueError(f"{name} sums to {sum(profile)} pence but cost is {cost}")
+
+
+class Budget(Frozen):
+    """The envelope: a total and, optionally, a limit for each year."""
+
+    total: Pence
+    per_year: tuple[Pence, ...] | None = None
+
+    @model_validator(mode="after")
+    def _years_sum(self) -> Self:
+        if self.per_year is not None and sum(self.per_year) != self.total:
+            raise ValueError(f"per_year limits sum to {sum(self.per_year)} pence but total is {self.total}")
+        return self
+
+    @property
+    def years(self) -> int:
+        return 1 if self.per_year is None else len(self.per_year)
+
+
+ValueForm = Literal["quality_pounds", "score_sum", "score_beneficiaries"]
+
+
+class Weights(Frozen):
+    """How outcome and social-capital scores combine into the value maximised.
+
+    A normalised score s = (1 - w)·outcome/outcome_max + w·(weighted mean of social
+    scores)/social_max lies in [0, 1]; `value_form` turns it into value:
+
+    * ``quality_pounds``: s × award in pounds (default; avoids the score-sum bias to tiny grants),
+    * ``score_sum``: 100·s per award (biased towards many small awards),
+    * ``score_beneficiaries``: s × beneficiaries.
+    """
+
+    social_value_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.2
+    social_objective_weights: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] | None = None
+    value_form: ValueForm = "quality_pounds"
+
+    @field_validator("social_objective_weights")
+    @classmethod
+    def _some_weight(cls, v: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if v is not None and not any(w > 0 for w in v):
+            raise ValueError("at least one social objective weight must be > 0")
+        return v
+
+
+class ScoreScale(Frozen):
+    """The declared maxima of the outcome and social-capital scores (minimum 0)."""
+
+    outcome_max: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 100.0
+    social_max: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
+
+
+Attribution = Literal["population", "need"]
+
+
+class Problem(Frozen):
+    """A grants round: applications, geography, client groups, budget, rules and weights."""
+
+    name: str = "round"
+    applications: tuple[Application, ...] = Field(min_length=1)
+    districts: tuple[District, ...] = Field(min_length=1)
+    client_groups: tuple[ClientGroup, ...] = Field(min_length=1)
+    budget: Budget
+    rules: tuple[Rule, ...] = ()
+    weights: Weights = Weights()
+    scale: ScoreScale = ScoreScale()
+    social_objectives: tuple[Name, ...] = Field(default=SOCIAL_OBJECTIVES, min_length=1)
+    attribution: Attribution = Field(
+        default="population",
+        description="how money of a multi-district or county-wide award is split across districts",
+    )
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        _unique("districts", [d.id for d in self.districts])
+        _unique("client_groups", [g.id for g in self.client_groups])
+        _unique("applications", [a.id for a in self.applications])
+        districts = {d.id for d in self.districts}
+        groups = {g.id for g in self.client_groups}
+        n_social = len(self.social_objectives)
+        w = self.weights.social_objective_weights
+        if w is not None and len(w) != n_social:
+            raise InvalidProblemError(
+                "Problem.weights.social_objective_weights",
+                f"has {len(w)} weights but there are {n_social} social objectives",
+            )
+        years = self.budget.years
+        for i, app in enumerate(self.applications):
+            where = f"Problem.applications[{i}] (id={app.id!r})"
+            _check_app(app, where, districts, groups, n_social, years, self.scale)
+            for k, var in enumerate(app.variants):
+                _check_variant(var, f"{where}.variants[{k}]", districts, n_social, years, self.scale)
+            if self.weights.value_form == "score_beneficiaries" and app.beneficiaries is None:
+                raise InvalidProblemError(
+                    f"{where}.beneficiaries",
+                    "is required when weights.value_form is 'score_beneficiaries'",
+                )
+        for i, rule in enumerate(self.rules):
+            rule.validate_against(self, f"Problem.rules[{i}] ({rule.label})")
+        return self
+
+    def application(self, application_id: str) -> Application:
+        """The application with this id (KeyError if unknown)."""
+        for app in self.applications:
+            if app.id == application_id:
+                return app
+        raise KeyError(application_id)
+
+    def replace(self, **changes: Any) -> Problem:
+        """A validated copy with some fields changed (the original is untouched)."""
+        data = {name: getattr(self, name) for name in type(self).model_fields}
+        data.update(changes)
+        return Problem(**data)
+
+
+def _unique(field: str, ids: list[str]) -> None:
+    dup = [k for k, c in Counter(ids).items() if c > 1]
+    if dup:
+        raise InvalidProblemError(f"Problem.{field}", f"duplicate id {dup[0]!r}")
+
+
+def _check_scores(
+    outcome: float | None, social: tuple[float, ...] | None, where: str, n: int, scale: ScoreScale
+) -> None:
+    if outcome is not None and not (0 <= outcome <= scale.outcome_max):
+        raise InvalidProblemError(
+            f"{where}.outcome_score",
+            f"{outcome} is outside the declared scale 0..{scale.outcome_max}",
+        )
+    if social is not None:
+        if len(social) != n:
+            raise InvalidProblemError(
+                f"{where}.social_scores", f"has {len(social)} scores but there are {n} objectives"
+            )
+        bad = [s for s in social if not (0 <= s <= scale.social_max) or math.isnan(s)]
+        if bad:
+            raise InvalidProblemError(
+                f"{where}.social_scores",
+                f"{bad[0]} is outside the declared scale 0..{scale.social_max}",
+            )
+
+
+def _check_districts(ids: tuple[str, ...], where: str, known: set[str]) -> None:
+    unknown = [d for d in ids if d not in known]
+    if unknown:
+        raise InvalidProblemError(f"{where}.districts", f"unknown district {unknown[0]!r}")
+
+
+def _check_years(profile: tuple[int, ...] | None, where: str, years: int) -> None:
+    if profile is not None and len(profile) != years:
+        raise InvalidProblemError(
+            f"{where}.cost_profile", f"has {len(profile)} years but the budget has {years}"
+        )
+
+
+def _check_app(
+    app: Application,
+    where: str,
+    districts: set[str],
+    groups: set[str],
+    n_social: int,
+    years: int,
+    scale: ScoreScale,
+) -> None:
+    _check_districts(app.districts, where, districts)
+    unknown = [g for g in app.client_groups if g not in groups]
+    if unknown:
+        raise InvalidProblemError(f"{where}.client_groups", f"unknown client group {unknown[0]!r}")
+    _check_scores(app.outcome_score, app.social_scores, where, n_social, scale)
+    _check_years(app.cost_profile, where, years)
+
+
+def _check_variant(
+    var: Variant, where: str, districts: set[str], n_social: int, years: int, scale: ScoreScale
+) -> None:
+    _check_districts(var.districts or (), where, districts)
+    _check_scores(var.outcome_score, var.social_scores, where, n_social, scale)
+    _check_years(var.cost_profile, where, years)

@@ -1,0 +1,97 @@
+"""The Allocation: what was decided, how good it is, and how to reproduce it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import Field
+
+from allocate.backends.base import SolverOptions
+from allocate.model import Weights
+from allocate.schema import Frozen
+
+Status = Literal["optimal", "feasible", "infeasible", "no_solution"]
+"""optimal: proven within the requested gap; feasible: stopped (time limit) with an
+allocation and a gap; infeasible: the rules cannot all hold; no_solution: stopped before
+any allocation was found."""
+
+
+class Award(Frozen):
+    """One funded application (as submitted, or one of its variants)."""
+
+    application: str
+    variant: str | None
+    organisation: str
+    amount: int
+    profile: tuple[int, ...]
+    value: float
+    value_outcome: float
+    value_social: float
+
+
+class RuleReport(Frozen):
+    """One rule row checked on the allocation: achieved vs limit, slack, binding."""
+
+    label: str
+    sense: Literal["<=", ">="]
+    achieved: float
+    limit: float
+    slack: float
+    binding: bool
+    ok: bool
+    unit: str
+
+
+class SolverInfo(Frozen):
+    """Which solver ran, how long it took, with which options."""
+
+    backend: str
+    version: str
+    seconds: float
+    options: SolverOptions
+    message: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Allocation(Frozen):
+    """The result of `solve`: awards, value, bound and gap, per-rule report and provenance.
+
+    Every allocation with awards has passed the independent verifier (`verified`).
+    """
+
+    status: Status
+    awards: tuple[Award, ...] = ()
+    total: int = 0
+    value: float = 0.0
+    value_outcome: float = 0.0
+    value_social: float = 0.0
+    bound: float | None = None
+    gap: float | None = None
+    rules_report: tuple[RuleReport, ...] = ()
+    conflict: tuple[str, ...] = ()
+    message: str = ""
+    weights: Weights
+    solver: SolverInfo
+    verified: bool = False
+    fingerprint: str
+
+    @property
+    def funded(self) -> frozenset[str]:
+        """Ids of the funded applications."""
+        return frozenset(a.application for a in self.awards)
+
+    @property
+    def binding_rules(self) -> tuple[RuleReport, ...]:
+        return tuple(r for r in self.rules_report if r.binding)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; `Allocation.from_dict` reads it back unchanged."""
+        return self.model_dump(mode="json")
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> Allocation:
+        return cls.from_dict(json.loads(text))

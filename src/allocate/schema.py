@@ -1,0 +1,49 @@
+"""Base of every validated model: immutable, strict, errors as InvalidProblemError."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from allocate.errors import InvalidProblemError
+
+Pence = Annotated[int, Field(strict=True, gt=0, description="an amount of money in whole pence")]
+Score = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
+
+
+class Frozen(BaseModel):
+    """Base of every model: immutable, no unknown fields, errors as InvalidProblemError."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise invalid(type(self).__name__, exc) from None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Validate a plain dict (e.g. parsed JSON) into this model."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise invalid(cls.__name__, exc) from None
+
+
+def invalid(model: str, exc: ValidationError) -> InvalidProblemError:
+    err = exc.errors()[0]
+    where = _location(tuple(err["loc"]))
+    got = err.get("input")
+    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    more = f"; and {len(exc.errors()) - 1} more error(s)" if len(exc.errors()) > 1 else ""
+    return InvalidProblemError(f"{model}.{where}", f"{err['msg']}{shown}{more}")

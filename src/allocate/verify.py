@@ -1,0 +1,86 @@
+"""The independent verifier: checks an allocation against the Problem as the user stated it.
+
+It reads the Problem's applications and rules directly (never the compiled matrices),
+sums money as exact integers and recomputes value. Attributed money (pro-rata shares of
+multi-district awards, shares of the total) is fractional by nature: those checks allow
+`tolerance` pence (default one penny).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from allocate.candidates import Candidate, candidates
+from allocate.model import Problem, Weights
+from allocate.rules import RuleCheck
+from allocate.tally import Tally, candidate_value
+
+PENNY = 1.0
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verifier's verdict, every rule row it checked, and the recomputed totals."""
+
+    ok: bool
+    checks: tuple[RuleCheck, ...]
+    violations: tuple[str, ...]
+    total: int
+    value_outcome: float
+    value_social: float
+
+    @property
+    def value(self) -> float:
+        return self.value_outcome + self.value_social
+
+
+def resolve(problem: Problem, chosen: Iterable[tuple[str, str | None]]) -> tuple[list[Candidate], list[str]]:
+    """Map (application id, variant id or None) pairs to candidates; unknown ones are problems."""
+    by_key = {(c.application.id, c.variant_id): c for c in candidates(problem)}
+    found, problems = [], []
+    for app, var in chosen:
+        c = by_key.get((app, var))
+        if c is None:
+            problems.append(f"unknown award {app!r} variant {var!r}")
+        else:
+            found.append(c)
+    return found, problems
+
+
+def verify(
+    problem: Problem,
+    chosen: Iterable[tuple[str, str | None]],
+    *,
+    weights: Weights | None = None,
+    tolerance: float = PENNY,
+) -> Verification:
+    """Check chosen awards against budget, variants and every rule of the problem."""
+    found, problems = resolve(problem, chosen)
+    tally = Tally(problem, found)
+    budget = problem.budget
+    checks = [RuleCheck("Budget[total]", "<=", tally.total, budget.total)]
+    if budget.per_year is not None:
+        for y, (spent, limit) in enumerate(zip(tally.per_year(), budget.per_year, strict=True)):
+            checks.append(RuleCheck(f"Budget[year={y + 1}]", "<=", spent, limit))
+    for app, n in Counter(c.application.id for c in found).items():
+        if n > 1:
+            checks.append(RuleCheck(f"Variants[{app}]", "<=", n, 1, unit="awards"))
+    for rule in problem.rules:
+        checks.extend(rule.check(tally, tolerance))
+    problems.extend(
+        f"{c.label}: {c.achieved:g} {'>' if c.sense == '<=' else '<'} limit {c.limit:g}"
+        for c in checks
+        if not c.ok
+    )
+    parts = [candidate_value(problem, c, weights) for c in found]
+    return Verification(
+        ok=not problems,
+        checks=tuple(checks),
+        violations=tuple(problems),
+        total=tally.total,
+        value_outcome=math.fsum(p[0] for p in parts),
+        value_social=math.fsum(p[1] for p in parts),
+    )
