@@ -7,22 +7,27 @@ profile is split evenly over the budget years (remainder pence to the earliest y
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from allocate.model import Application, Problem, Variant
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One awardable option, fully resolved (no inheritance left to apply)."""
+class Candidate(NamedTuple):
+    """One awardable option, fully resolved (no inheritance left to apply).
 
-    index: int
+    A NamedTuple: immutable and cheap to create by the hundred thousand.
+    """
+
+    position: int
     application: Application
     variant: Variant | None
     cost: int
-    profile: tuple[int, ...]
+    given_profile: tuple[int, ...] | None
+    """The yearly amounts as stated, or None to derive them (see `profile`)."""
+    shape: tuple[int, ...] | None
+    """For a variant without its own profile: the parent's profile, scaled to the variant's cost."""
+    years: int
     outcome_score: float
     social_scores: tuple[float, ...]
     districts: tuple[str, ...]
@@ -32,6 +37,13 @@ class Candidate:
     @property
     def id(self) -> str:
         return self.application.id if self.variant is None else f"{self.application.id}/{self.variant.id}"
+
+    @property
+    def profile(self) -> tuple[int, ...]:
+        """Pence per budget year: as given, else the parent's shape, else an even split."""
+        if self.given_profile is not None:
+            return self.given_profile
+        return split_pence(self.cost, self.shape if self.shape is not None else (1,) * self.years)
 
     @property
     def variant_id(self) -> str | None:
@@ -74,11 +86,13 @@ def candidates(problem: Problem) -> tuple[Candidate, ...]:
     for app in problem.applications:
         out.append(
             Candidate(
-                index=len(out),
+                position=len(out),
                 application=app,
                 variant=None,
                 cost=app.cost,
-                profile=_profile(app.cost, app.cost_profile, None, years),
+                given_profile=app.cost_profile,
+                shape=None,
+                years=years,
                 outcome_score=app.outcome_score,
                 social_scores=app.social_scores,
                 districts=app.districts,
@@ -88,11 +102,13 @@ def candidates(problem: Problem) -> tuple[Candidate, ...]:
         for var in app.variants:
             out.append(
                 Candidate(
-                    index=len(out),
+                    position=len(out),
                     application=app,
                     variant=var,
                     cost=var.cost,
-                    profile=_profile(var.cost, var.cost_profile, app.cost_profile, years),
+                    given_profile=var.cost_profile,
+                    shape=app.cost_profile,
+                    years=years,
                     outcome_score=app.outcome_score if var.outcome_score is None else var.outcome_score,
                     social_scores=app.social_scores if var.social_scores is None else var.social_scores,
                     districts=app.districts if var.districts is None else var.districts,

@@ -25,6 +25,16 @@ from allocate.model import Problem, Weights
 from allocate.tally import Dimension, cell_key
 
 
+def _profiles(cands: tuple[Candidate, ...], cost: np.ndarray, years: int) -> np.ndarray:
+    """n × years pence: an exact even split (remainder to early years) unless stated otherwise."""
+    base, rest = np.divmod(cost, years)
+    profile = base[:, None] + (np.arange(years)[None, :] < rest[:, None])
+    for j, c in enumerate(cands):
+        if c.given_profile is not None or c.shape is not None:
+            profile[j] = c.profile
+    return profile.astype(np.int64)
+
+
 def _incidence(index: np.ndarray, k: int, n: int) -> sp.csr_matrix:
     """n × k 0/1 matrix with a single 1 per row at column index[i]."""
     return sp.csr_matrix((np.ones(n), (np.arange(n), index)), shape=(n, k))
@@ -53,24 +63,27 @@ class CompileContext:
         self.problem = problem
         self.candidates = cands
         self.n = len(cands)
-        self.cost = np.fromiter((c.cost for c in cands), dtype=np.float64, count=self.n)
-        years = problem.budget.years
-        self.profile = np.array([c.profile for c in cands], dtype=np.int64).reshape(self.n, years)
-        self.outcome = np.fromiter((c.outcome_score for c in cands), dtype=np.float64, count=self.n)
-        self.social = np.array([c.social_scores for c in cands], dtype=np.float64).reshape(self.n, -1)
-        self.beneficiaries = np.fromiter(
-            (c.beneficiaries or 0 for c in cands), dtype=np.float64, count=self.n
-        )
-        self.app_index = np.fromiter((c.application.id for c in cands), dtype=object, count=self.n)
+        fields = list(
+            zip(
+                *(
+                    (c.cost, c.outcome_score, c.social_scores, c.beneficiaries or 0, c.organisation)
+                    for c in cands
+                ),
+                strict=True,
+            )
+        ) or [(), (), (), (), ()]
+        self.cost = np.array(fields[0], dtype=np.float64)
+        self.outcome = np.array(fields[1], dtype=np.float64)
+        self.social = np.array(fields[2], dtype=np.float64).reshape(self.n, -1)
+        self.beneficiaries = np.array(fields[3], dtype=np.float64)
+        self.profile = _profiles(cands, self.cost.astype(np.int64), problem.budget.years)
         self._app_pos = {a.id: i for i, a in enumerate(problem.applications)}
-        self.app_of = np.fromiter(
-            (self._app_pos[c.application.id] for c in cands), dtype=np.int64, count=self.n
-        )
-        self._first = np.searchsorted(self.app_of, np.arange(len(problem.applications) + 1))
-        self._variant_pos = {(c.application.id, c.variant_id): c.index for c in cands}
+        n_options = np.array([1 + len(a.variants) for a in problem.applications], dtype=np.int64)
+        self.app_of = np.repeat(np.arange(len(problem.applications)), n_options)
+        self._first = np.concatenate([[0], np.cumsum(n_options)])
         self.organisations = sorted({a.organisation for a in problem.applications})
         org_pos = {o: i for i, o in enumerate(self.organisations)}
-        org_of = np.fromiter((org_pos[c.organisation] for c in cands), dtype=np.int64, count=self.n)
+        org_of = np.array([org_pos[o] for o in fields[4]], dtype=np.int64)
         self.org_matrix = _incidence(org_of, len(self.organisations), self.n)
         self._district_ids = [d.id for d in problem.districts]
         self._group_ids = [g.id for g in problem.client_groups]
@@ -91,14 +104,16 @@ class CompileContext:
             [d.population if problem.attribution == "population" else d.need for d in problem.districts],
             dtype=np.float64,
         )
-        everywhere = np.arange(len(pos))
-        served = [
-            np.fromiter((pos[d] for d in c.districts), dtype=np.int64) if c.districts else everywhere
-            for c in self.candidates
-        ]
-        counts = np.fromiter((len(s) for s in served), dtype=np.int64, count=self.n)
-        cols = np.concatenate(served) if served else np.zeros(0, dtype=np.int64)
+        n_d = len(pos)
+        named = [pos[d] for c in self.candidates for d in c.districts]
+        everywhere = np.fromiter((not c.districts for c in self.candidates), dtype=bool, count=self.n)
+        counts = np.fromiter((len(c.districts) for c in self.candidates), dtype=np.int64, count=self.n)
+        counts[everywhere] = n_d
         rows = np.repeat(np.arange(self.n), counts)
+        wide = np.repeat(everywhere, counts)
+        cols = np.empty(len(rows), dtype=np.int64)
+        cols[~wide] = named
+        cols[wide] = np.tile(np.arange(n_d), int(everywhere.sum()))
         w = basis[cols]
         sums = np.add.reduceat(w, np.concatenate([[0], np.cumsum(counts)[:-1]])) if self.n else w
         attr = sp.csr_matrix((w / np.repeat(sums, counts), (rows, cols)), shape=(self.n, len(pos)))
@@ -161,7 +176,10 @@ class CompileContext:
         return np.arange(self._first[i], self._first[i + 1])
 
     def candidate(self, application_id: str, variant_id: str | None) -> int:
-        return self._variant_pos[(application_id, variant_id)]
+        for j in self.options_of(application_id):
+            if self.candidates[j].variant_id == variant_id:
+                return int(j)
+        raise KeyError((application_id, variant_id))
 
     # -- rows and auxiliary variables ------------------------------------------------
     @property

@@ -82,15 +82,15 @@ class Application(Frozen):
         _check_profile(self.cost, self.cost_profile, "cost_profile")
         for i, var in enumerate(self.variants):
             _check_profile(var.cost, var.cost_profile, f"variants[{i}].cost_profile")
-        dup = [k for k, c in Counter(self.districts).items() if c > 1]
-        if dup:
-            raise ValueError(f"districts lists {dup[0]!r} twice")
-        dup = [k for k, c in Counter(self.client_groups).items() if c > 1]
-        if dup:
-            raise ValueError(f"client_groups lists {dup[0]!r} twice")
-        ids = [v.id for v in self.variants]
-        if len(set(ids)) != len(ids) or self.id in ids:
-            raise ValueError("variant ids must be unique and differ from the application id")
+        for name in ("districts", "client_groups"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                dup = next(k for k, c in Counter(values).items() if c > 1)
+                raise ValueError(f"{name} lists {dup!r} twice")
+        if self.variants:
+            ids = [v.id for v in self.variants]
+            if len(set(ids)) != len(ids) or self.id in ids:
+                raise ValueError("variant ids must be unique and differ from the application id")
         return self
 
 

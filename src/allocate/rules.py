@@ -42,6 +42,8 @@ class RuleCheck:
     limit: float
     unit: Literal["pence", "awards", "organisations"] = "pence"
     tolerance: float = 0.0
+    can_bind: bool = True
+    """False for prohibitions (limit 0 by design), which are always met with equality."""
 
     @property
     def slack(self) -> float:
@@ -55,7 +57,7 @@ class RuleCheck:
     @property
     def binding(self) -> bool:
         """The limit is met exactly (to within the check's tolerance, or under a penny)."""
-        return self.slack <= max(self.tolerance, 0.5 if self.unit == "pence" else 0.0)
+        return self.can_bind and self.slack <= max(self.tolerance, 0.5 if self.unit == "pence" else 0.0)
 
 
 def _cap(label: str, sense: Sense, achieved: float, limit: float, **kw: Any) -> RuleCheck:
@@ -501,7 +503,7 @@ class PassMark(RuleBase):
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         failing = sum(1 for c in tally.chosen if self.fails(c.outcome_score, c.social_scores))
-        return [_cap(self.label, "<=", failing, 0, unit="awards")]
+        return [_cap(self.label, "<=", failing, 0, unit="awards", can_bind=False)]
 
 
 def _require_app(problem: Problem, app_id: str, where: str) -> None:
@@ -559,7 +561,7 @@ class Lock(RuleBase):
         n = sum(1 for c in tally.chosen if hit(c.application.id, c.variant_id))
         if self.fund:
             return [_cap(self.label, ">=", n, 1, unit="awards")]
-        return [_cap(self.label, "<=", n, 0, unit="awards")]
+        return [_cap(self.label, "<=", n, 0, unit="awards", can_bind=False)]
 
 
 class Exclusive(RuleBase):

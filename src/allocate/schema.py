@@ -31,6 +31,9 @@ class Frozen(BaseModel):
         except ValidationError as exc:
             raise invalid(type(self).__name__, exc) from None
 
+    # Tell pydantic this __init__ only wraps errors, so nested models are not validated twice.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         """Validate a plain dict (e.g. parsed JSON) into this model."""
