@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from allocate.backends.base import Backend, SolverOptions
+from allocate.backends.base import Backend, SolverOptions, solve_once
 from allocate.compile import BUDGET_RULE, TOTAL_RULE, VARIANTS_RULE, CompiledProblem
 
 MAX_ROWS_FOR_ROW_FILTER = 60
@@ -31,7 +31,7 @@ def restrict(model: CompiledProblem, keep: np.ndarray) -> CompiledProblem:
 
 
 def _feasible(model: CompiledProblem, keep: np.ndarray, backend: Backend, options: SolverOptions) -> bool:
-    raw = backend.solve(restrict(model, keep), np.zeros(model.n_vars), options)
+    raw = solve_once(backend, restrict(model, keep), np.zeros(model.n_vars), options)
     return raw.status != "infeasible"
 
 

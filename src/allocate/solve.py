@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import RawSolution, SolverOptions, relative_gap
+from allocate.backends.base import RawSolution, SolverOptions, relative_gap, solve_once
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.conflict import find_conflict
 from allocate.errors import InvalidProblemError, SolverError, VerificationError
@@ -78,7 +78,7 @@ def solve(
         raise InvalidProblemError("compiled", "was compiled from a different problem")
     engine = get_backend(backend)
     outcome, social = model.objective(w)
-    raw = engine.solve(model, outcome + social, options, hint)
+    raw = solve_once(engine, model, outcome + social, options, hint)
     info = SolverInfo(
         backend=backend,
         version=raw.version,

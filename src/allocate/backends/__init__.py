@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allocate.backends.base import Backend, RawSolution, SolverOptions
+from allocate.backends.base import Backend, RawSolution, Session, SolverOptions, solve_once
 from allocate.backends.cbc import CbcBackend
 from allocate.backends.cpsat import CpSatBackend
 from allocate.backends.mip import MipBackend
@@ -23,4 +23,13 @@ def get_backend(name: str) -> Backend:
     raise SolverError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}")
 
 
-__all__ = ["DEFAULT_BACKEND", "NAMES", "Backend", "RawSolution", "SolverOptions", "get_backend"]
+__all__ = [
+    "DEFAULT_BACKEND",
+    "NAMES",
+    "Backend",
+    "RawSolution",
+    "Session",
+    "SolverOptions",
+    "get_backend",
+    "solve_once",
+]

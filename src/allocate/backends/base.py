@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
@@ -44,18 +49,40 @@ class RawSolution:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class Session(Protocol):
+    """A compiled problem loaded into one solver, re-solvable with new objectives.
+
+    What-if analyses change only the objective, so the constraint matrix is loaded once.
+    ``objective`` has one coefficient per variable and is maximised; ``hint`` is a starting
+    allocation (0/1 per variable) the solver may use as a warm start.
+    """
+
+    build_seconds: float
+
+    def solve(
+        self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None = None
+    ) -> RawSolution: ...
+
+
 class Backend(Protocol):
-    """A solver adapter. ``objective`` has one coefficient per variable; maximised."""
+    """A solver adapter: loads a compiled problem into a Session."""
 
     name: str
 
-    def solve(
-        self,
-        model: CompiledProblem,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-    ) -> RawSolution: ...
+    def prepare(self, model: CompiledProblem) -> Session: ...
+
+
+def solve_once(
+    backend: Backend,
+    model: CompiledProblem,
+    objective: np.ndarray,
+    options: SolverOptions,
+    hint: np.ndarray | None = None,
+) -> RawSolution:
+    """Load and solve in one go; the build time is added to the reported seconds."""
+    session = backend.prepare(model)
+    raw = session.solve(objective, options, hint)
+    return dataclasses.replace(raw, seconds=raw.seconds + session.build_seconds)
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -69,3 +96,22 @@ def proven(objective: float | None, bound: float | None, options: SolverOptions)
     if objective is None or bound is None or not np.isfinite(bound):
         return False
     return relative_gap(objective, bound) <= options.relative_gap + 1e-9 or bound - objective <= 1e-6
+
+
+@contextlib.contextmanager
+def quiet_stdout(enabled: bool = True) -> Iterator[None]:
+    """Silence C-level writes to stdout (some solvers print debug lines whatever their settings)."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)

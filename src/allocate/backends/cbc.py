@@ -46,13 +46,14 @@ class CbcBackend:
 
     name = "cbc"
 
-    def solve(
-        self,
-        model: CompiledProblem,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-    ) -> RawSolution:
+    def prepare(self, model: CompiledProblem) -> CbcSession:
+        return CbcSession(model)
+
+
+class CbcSession:
+    """The PuLP model built once; each solve sets a new objective (PuLP re-sends it to CBC)."""
+
+    def __init__(self, model: CompiledProblem) -> None:
         start = time.perf_counter()
         prob = pulp.LpProblem("allocate", pulp.LpMaximize)
         xs = [
@@ -64,8 +65,6 @@ class CbcBackend:
             )
             for j, (lb, ub, integer) in enumerate(zip(model.var_lb, model.var_ub, model.integer, strict=True))
         ]
-        nz = np.flatnonzero(objective)
-        prob.setObjective(pulp.LpAffineExpression([(xs[j], float(objective[j])) for j in nz]))
         A = model.A
         for i in range(A.shape[0]):
             sl = slice(A.indptr[i], A.indptr[i + 1])
@@ -80,6 +79,18 @@ class CbcBackend:
                 prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, rhs=lo), f"r{i}_lo")
             if math.isfinite(hi):
                 prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, rhs=hi), f"r{i}_hi")
+        self.prob, self.xs = prob, xs
+        self.build_seconds = time.perf_counter() - start
+
+    def solve(
+        self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None = None
+    ) -> RawSolution:
+        start = time.perf_counter()
+        prob, xs = self.prob, self.xs
+        nz = np.flatnonzero(objective)
+        prob.setObjective(pulp.LpAffineExpression([(xs[j], float(objective[j])) for j in nz]))
+        for var in xs:
+            var.varValue = None
         if hint is not None:
             for var, v in zip(xs, hint, strict=True):
                 var.setInitialValue(float(v))
@@ -133,7 +144,7 @@ class CbcBackend:
             x=x,
             objective=obj,
             bound=bound,
-            solver=self.name,
+            solver="cbc",
             version=f"CBC via PuLP {pulp.__version__}",
             seconds=time.perf_counter() - start,
             message=result,

@@ -44,20 +44,21 @@ class CpSatBackend:
 
     name = "cpsat"
 
-    def solve(
-        self,
-        model: CompiledProblem,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-    ) -> RawSolution:
+    def prepare(self, model: CompiledProblem) -> CpSatSession:
+        return CpSatSession(model)
+
+
+class CpSatSession:
+    """The integer-scaled model built once; each solve replaces only the objective."""
+
+    def __init__(self, model: CompiledProblem) -> None:
         start = time.perf_counter()
         cp = cp_model.CpModel()
         ub = np.floor(model.var_ub).astype(np.int64)
         xs = [cp.new_int_var(0, int(u), label) for u, label in zip(ub, model.var_labels, strict=True)]
         A = model.A
-        scaled_rows = 0
-        max_k = 0
+        self.scaled_rows = 0
+        self.max_k = 0
         for i in range(A.shape[0]):
             cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
             coefs = A.data[A.indptr[i] : A.indptr[i + 1]]
@@ -73,8 +74,8 @@ class CpSatBackend:
                 elif math.isfinite(hi):
                     cp.add(expr <= math.floor(hi))
                 continue
-            scaled_rows += 1
-            max_k = max(max_k, k)
+            self.scaled_rows += 1
+            self.max_k = max(self.max_k, k)
             s = 10.0**k
             if math.isfinite(hi):
                 up = [int(c) for c in np.ceil(coefs * s)]
@@ -82,11 +83,21 @@ class CpSatBackend:
             if math.isfinite(lo):
                 down = [int(c) for c in np.floor(coefs * s)]
                 cp.add(cp_model.LinearExpr.weighted_sum(terms, down) >= math.ceil(lo * s))
+        self.cp = cp
+        self.xs = xs
+        self.build_seconds = time.perf_counter() - start
+
+    def solve(
+        self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None = None
+    ) -> RawSolution:
+        start = time.perf_counter()
+        cp, xs = self.cp, self.xs
         top = float(np.abs(objective).sum())
         obj_scale = _OBJ_RESOLUTION / top if top > 0 else 1.0
         obj_int = np.round(objective * obj_scale).astype(np.int64)
         nz = np.flatnonzero(obj_int)
         cp.maximize(cp_model.LinearExpr.weighted_sum([xs[j] for j in nz], [int(c) for c in obj_int[nz]]))
+        cp.clear_hints()  # type: ignore[no-untyped-call]
         if hint is not None:
             for var, v in zip(xs, hint, strict=True):
                 cp.add_hint(var, round(v))
@@ -121,9 +132,13 @@ class CpSatBackend:
             x=x,
             objective=obj,
             bound=bound,
-            solver=self.name,
+            solver="cpsat",
             version=f"OR-Tools {version('ortools')}",
             seconds=time.perf_counter() - start,
             message=solver.status_name(status),
-            extra={"objective_scale": obj_scale, "scaled_rows": scaled_rows, "max_row_scale_exponent": max_k},
+            extra={
+                "objective_scale": obj_scale,
+                "scaled_rows": self.scaled_rows,
+                "max_row_scale_exponent": self.max_k,
+            },
         )

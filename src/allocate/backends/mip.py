@@ -8,7 +8,7 @@ from importlib.metadata import version
 import numpy as np
 from ortools.linear_solver.python import model_builder_helper as mbh
 
-from allocate.backends.base import RawSolution, RawStatus, SolverOptions, proven
+from allocate.backends.base import RawSolution, RawStatus, SolverOptions, proven, quiet_stdout
 from allocate.compile import CompiledProblem
 from allocate.errors import SolverError
 
@@ -27,29 +27,40 @@ class MipBackend:
     def __init__(self, solver: str) -> None:
         self.name = solver
 
-    def solve(
-        self,
-        model: CompiledProblem,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-    ) -> RawSolution:
+    def prepare(self, model: CompiledProblem) -> MipSession:
+        return MipSession(self.name, model)
+
+
+class MipSession:
+    """The model loaded once into OR-Tools' model builder; each solve sets a new objective."""
+
+    def __init__(self, name: str, model: CompiledProblem) -> None:
         start = time.perf_counter()
-        helper = mbh.ModelBuilderHelper()
-        helper.fill_model_from_sparse_data(
+        self.name = name
+        self.n_vars = model.n_vars
+        self.helper = mbh.ModelBuilderHelper()
+        self.helper.fill_model_from_sparse_data(
             model.var_lb,  # type: ignore[arg-type]
             model.var_ub,  # type: ignore[arg-type]
-            objective,  # type: ignore[arg-type]
+            np.zeros(model.n_vars),  # type: ignore[arg-type]
             model.row_lo,  # type: ignore[arg-type]
             model.row_hi,  # type: ignore[arg-type]
             model.A,
         )
         for i in np.flatnonzero(model.integer):
-            helper.set_var_integrality(int(i), True)
-        helper.set_maximize(True)
+            self.helper.set_var_integrality(int(i), True)
+        self.helper.set_maximize(True)
+        self.build_seconds = time.perf_counter() - start
+
+    def solve(
+        self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None = None
+    ) -> RawSolution:
+        start = time.perf_counter()
+        self.helper.set_objective_coefficients(list(range(self.n_vars)), objective.tolist())
+        self.helper.clear_hints()
         if hint is not None:
             for j, v in enumerate(hint):
-                helper.add_hint(j, float(v))
+                self.helper.add_hint(j, float(v))
         solver = mbh.ModelSolverHelper(self.name)
         if not solver.solver_is_supported():
             raise SolverError(f"backend {self.name!r}: OR-Tools was built without this solver")
@@ -64,7 +75,8 @@ class MipBackend:
         if options.time_limit is not None:
             solver.set_time_limit_in_seconds(options.time_limit)
         solver.enable_output(options.verbose)
-        solver.solve(helper)
+        with quiet_stdout(not options.verbose):
+            solver.solve(self.helper)
         status = solver.status()
         has = solver.has_solution()
         x = np.asarray(solver.variable_values()) if has else None
