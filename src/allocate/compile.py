@@ -13,6 +13,7 @@ that reads their fields into arrays.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ def _incidence(index: np.ndarray, k: int, n: int) -> sp.csr_matrix:
 BUDGET_RULE = -1
 VARIANTS_RULE = -2
 TOTAL_RULE = -3
+ANALYSIS_RULE = -4
 
 ArrayLike = float | Sequence[float] | np.ndarray
 
@@ -261,6 +263,20 @@ class CompiledProblem:
     @property
     def n_vars(self) -> int:
         return len(self.var_labels)
+
+    def with_row(
+        self, coefs: np.ndarray, lo: float, hi: float, label: str, rule: int = ANALYSIS_RULE
+    ) -> CompiledProblem:
+        """A copy with one more row lo <= coefs·x <= hi (e.g. an epsilon constraint)."""
+        row = sp.csr_matrix(np.asarray(coefs, dtype=np.float64)[None, :])
+        return dataclasses.replace(
+            self,
+            A=sp.vstack([self.A, row]).tocsr(),
+            row_lo=np.append(self.row_lo, lo),
+            row_hi=np.append(self.row_hi, hi),
+            row_labels=(*self.row_labels, label),
+            row_rule=np.append(self.row_rule, rule),
+        )
 
     def objective(self, weights: Weights | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(outcome part, social part) of each variable's objective coefficient."""

@@ -71,7 +71,7 @@ def solve(
     if options is None:
         options = SolverOptions(**option_fields)
     elif option_fields:
-        options = options.model_copy(update=option_fields)
+        options = SolverOptions(**{**options.model_dump(), **option_fields})
     w = problem.weights if weights is None else weights
     model = compile_problem(problem) if compiled is None else compiled
     if model.problem is not problem:
@@ -79,6 +79,20 @@ def solve(
     engine = get_backend(backend)
     outcome, social = model.objective(w)
     raw = solve_once(engine, model, outcome + social, options, hint)
+    return finish(problem, model, raw, w, backend, options, diagnose=diagnose)
+
+
+def finish(
+    problem: Problem,
+    model: CompiledProblem,
+    raw: RawSolution,
+    w: Weights,
+    backend: str,
+    options: SolverOptions,
+    *,
+    diagnose: bool = True,
+) -> Allocation:
+    """Turn a backend's raw solution into a verified Allocation (or an infeasible one, explained)."""
     info = SolverInfo(
         backend=backend,
         version=raw.version,
@@ -89,7 +103,7 @@ def solve(
     )
     stamp = fingerprint(problem, w, backend, options, raw.version)
     if raw.status == "infeasible":
-        groups, rows = find_conflict(model, engine, options) if diagnose else ([], [])
+        groups, rows = find_conflict(model, get_backend(backend), options) if diagnose else ([], [])
         message = "No allocation meets every rule."
         if groups:
             message += f" These rules cannot all hold: {'; '.join(groups)} (rows: {', '.join(rows)})."
