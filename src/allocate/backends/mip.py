@@ -15,7 +15,7 @@ from allocate.errors import SolverError
 _PARAMS = {
     "highs": (
         "output_flag={verbose}\nmip_rel_gap={gap}\nthreads={threads}\nrandom_seed={seed}\n"
-        "mip_feasibility_tolerance=1e-9\nprimal_feasibility_tolerance=1e-9"
+        "mip_feasibility_tolerance=1e-7"
     ),
     "scip": "limits/gap = {gap}\nrandomization/randomseedshift = {seed}\nnumerics/feastol = 1e-9",
 }

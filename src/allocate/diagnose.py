@@ -1,0 +1,162 @@
+"""Infeasibility diagnosis a commissioner can act on.
+
+`diagnose(problem)` finds an irreducible set of clashing rules (deletion filter, see
+`allocate.conflict`) and then the least relaxation of those rows that restores feasibility:
+elastic variables on each clashing row, minimising the total relaxation (in pounds for money
+rows, in awards for count rows) with every other rule kept. It also gives, for each clashing
+row on its own, the least relaxation of that row alone, so the commissioner can choose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocate.backends import DEFAULT_BACKEND, get_backend
+from allocate.backends.base import Backend, SolverOptions, solve_once
+from allocate.compile import CompiledProblem, compile_problem
+from allocate.conflict import find_conflict
+from allocate.model import Problem
+from allocate.summary import pounds
+
+_COUNT_WORDS = (
+    "count",
+    "awards",
+    "NoNewGaps",
+    "Lock",
+    "Exclusive",
+    "Requires",
+    "PassMark",
+    "Variants",
+    "MinOrganisations",
+)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """Move one row's limit by `amount` (pence for money rows, awards/organisations otherwise)."""
+
+    label: str
+    sense: str
+    limit: float
+    relaxed_limit: float
+    amount: float
+    unit: str
+
+    def text(self) -> str:
+        if "EqualityGap" in self.label or "share" in self.label:
+            # Share rows compare attributed money with a share of the total awarded.
+            return f"let {self.label} miss by {pounds(self.amount)} of attributed money"
+        fmt = pounds if self.unit == "pence" else (lambda v: f"{v:g}")
+        verb = "lower" if self.sense == ">=" else "raise"
+        return (
+            f"{verb} {self.label} from {fmt(self.limit)} to {fmt(self.relaxed_limit)} (by {fmt(self.amount)})"
+        )
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Whether the rules can all hold, and if not which clash and how to fix it."""
+
+    feasible: bool
+    rules: tuple[str, ...]
+    rows: tuple[str, ...]
+    relaxation: tuple[Relaxation, ...]
+    """The least combined relaxation of the clashing rows."""
+    alternatives: tuple[Relaxation, ...]
+    """For each clashing row that can fix the clash on its own: the least change to it alone."""
+
+    def text(self) -> str:
+        if self.feasible:
+            return "The rules can all be met."
+        lines = [f"These rules cannot all hold: {'; '.join(self.rules)}."]
+        lines.append("Clashing rows: " + ", ".join(self.rows) + ".")
+        if self.relaxation:
+            lines.append("Smallest combined fix: " + "; ".join(r.text() for r in self.relaxation) + ".")
+        if self.alternatives:
+            lines.append("Or, one rule at a time: " + " or ".join(r.text() for r in self.alternatives) + ".")
+        return "\n".join(lines)
+
+
+def _unit(label: str) -> str:
+    return "awards" if any(w in label for w in _COUNT_WORDS) else "pence"
+
+
+def _elastic(
+    model: CompiledProblem, rows: list[int], backend: Backend, options: SolverOptions
+) -> list[Relaxation] | None:
+    """Least weighted relaxation of `rows` (others hard); None if even that is infeasible."""
+    cols, lo_side = [], []
+    for r in rows:
+        if math.isfinite(model.row_lo[r]):
+            cols.append(r)
+            lo_side.append(True)
+        if math.isfinite(model.row_hi[r]):
+            cols.append(r)
+            lo_side.append(False)
+    k = len(cols)
+    E = sp.csr_matrix((np.where(lo_side, 1.0, -1.0), (cols, np.arange(k))), shape=(model.A.shape[0], k))
+    # Finite bounds: no relaxation needs more than the row's whole range of activity.
+    reach = np.asarray(abs(model.A).multiply(model.var_ub[None, :]).sum(axis=1)).ravel()
+    bound = np.array(
+        [
+            reach[r] + abs(model.row_lo[r] if low else model.row_hi[r]) + 1.0
+            for r, low in zip(cols, lo_side, strict=True)
+        ]
+    )
+    weight = np.array([1.0 / 100 if _unit(model.row_labels[r]) == "pence" else 1.0 for r in cols])
+    elastic = dataclasses.replace(
+        model,
+        A=sp.hstack([model.A, E]).tocsr(),
+        var_lb=np.concatenate([model.var_lb, np.zeros(k)]),
+        var_ub=np.concatenate([model.var_ub, bound]),
+        integer=np.concatenate([model.integer, np.zeros(k, dtype=bool)]),
+        var_labels=(*model.var_labels, *(f"relax[{model.row_labels[r]}]" for r in cols)),
+    )
+    objective = np.concatenate([np.zeros(model.n_vars), -weight])
+    raw = solve_once(backend, elastic, objective, options)
+    if raw.x is None:
+        return None
+    out = []
+    for j, (r, low) in enumerate(zip(cols, lo_side, strict=True)):
+        amount = float(raw.x[model.n_vars + j])
+        if amount > 1e-6:
+            unit = _unit(model.row_labels[r])
+            amount = math.ceil(amount - 1e-9)  # whole pence / whole awards
+            limit = float(model.row_lo[r] if low else model.row_hi[r])
+            out.append(
+                Relaxation(
+                    model.row_labels[r],
+                    ">=" if low else "<=",
+                    limit,
+                    limit - amount if low else limit + amount,
+                    amount,
+                    unit,
+                )
+            )
+    return out
+
+
+def diagnose(
+    problem: Problem, backend: str = DEFAULT_BACKEND, *, options: SolverOptions | None = None
+) -> Diagnosis:
+    """Explain why no allocation meets every rule, and the least change that would fix it."""
+    opts = SolverOptions() if options is None else options
+    model = compile_problem(problem)
+    engine = get_backend(backend)
+    if solve_once(engine, model, np.zeros(model.n_vars), opts).status != "infeasible":
+        return Diagnosis(True, (), (), (), ())
+    groups, labels = find_conflict(model, engine, opts)
+    index = {lbl: i for i, lbl in enumerate(model.row_labels)}
+    rows = [index[lbl] for lbl in labels if lbl in index and not lbl.startswith("Total")]
+    combined = _elastic(model, rows, engine, opts) or []
+    alternatives = []
+    for r in rows:
+        alone = _elastic(model, [r], engine, opts)
+        if alone:
+            alternatives.extend(alone)
+    return Diagnosis(False, tuple(groups), tuple(labels), tuple(combined), tuple(alternatives))
