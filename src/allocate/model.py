@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
 
 from allocate.errors import InvalidProblemError
 from allocate.rules import Rule
@@ -25,14 +25,14 @@ class District(Frozen):
 
     id: Name
     population: Annotated[int, Field(strict=True, gt=0)]
-    need: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    need: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] = 1.0
 
 
 class ClientGroup(Frozen):
     """A client group of the prospectus (carers, older people, ...); need is its relative weight."""
 
     id: Name
-    need: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    need: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] = 1.0
 
 
 class Variant(Frozen):
@@ -43,11 +43,16 @@ class Variant(Frozen):
 
     id: Name
     cost: Pence
-    cost_profile: tuple[int, ...] | None = None
+    cost_profile: tuple[StrictInt, ...] | None = None
     outcome_score: Score | None = None
     social_scores: tuple[Score, ...] | None = None
     districts: tuple[Name, ...] | None = None
-    beneficiaries: Annotated[int, Field(ge=0)] | None = None
+    beneficiaries: Annotated[int, Field(strict=True, ge=0)] | None = None
+
+    @field_validator("cost_profile")
+    @classmethod
+    def _profile(cls, v: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        return _valid_profile(v, info)
 
 
 class Application(Frozen):
@@ -55,48 +60,53 @@ class Application(Frozen):
 
     id: Name
     organisation: Name
-    title: str = ""
+    title: StrictStr = ""
     client_groups: tuple[Name, ...] = Field(min_length=1)
     districts: tuple[Name, ...] = Field(default=(), description="districts served; empty means county-wide")
     cost: Pence
-    cost_profile: tuple[int, ...] | None = Field(
+    cost_profile: tuple[StrictInt, ...] | None = Field(
         default=None, description="pence per budget year; must sum to cost"
     )
     outcome_score: Score
     social_scores: tuple[Score, ...] = Field(default=(0.0,) * 6)
-    panel: str = ""
-    beneficiaries: Annotated[int, Field(ge=0)] | None = None
-    equality_groups: tuple[str, ...] = ()
-    continues_service: bool = False
+    panel: StrictStr = ""
+    beneficiaries: Annotated[int, Field(strict=True, ge=0)] | None = None
+    equality_groups: tuple[StrictStr, ...] = ()
+    continues_service: StrictBool = False
     variants: tuple[Variant, ...] = ()
 
     @field_validator("cost_profile")
     @classmethod
-    def _profile_non_negative(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
-        if v is not None and any(p < 0 for p in v):
-            raise ValueError("yearly amounts must be >= 0 pence")
+    def _profile(cls, v: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        return _valid_profile(v, info)
+
+    @field_validator("districts", "client_groups")
+    @classmethod
+    def _no_repeats(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            dup = next(k for k, c in Counter(v).items() if c > 1)
+            raise ValueError(f"lists {dup!r} twice")
         return v
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        _check_profile(self.cost, self.cost_profile, "cost_profile")
-        for i, var in enumerate(self.variants):
-            _check_profile(var.cost, var.cost_profile, f"variants[{i}].cost_profile")
-        for name in ("districts", "client_groups"):
-            values = getattr(self, name)
-            if len(set(values)) != len(values):
-                dup = next(k for k, c in Counter(values).items() if c > 1)
-                raise ValueError(f"{name} lists {dup!r} twice")
-        if self.variants:
-            ids = [v.id for v in self.variants]
-            if len(set(ids)) != len(ids) or self.id in ids:
-                raise ValueError("variant ids must be unique and differ from the application id")
-        return self
+    @field_validator("variants")
+    @classmethod
+    def _distinct_variants(cls, v: tuple[Variant, ...], info: ValidationInfo) -> tuple[Variant, ...]:
+        ids = [var.id for var in v]
+        if len(set(ids)) != len(ids) or info.data.get("id") in ids:
+            raise ValueError("variant ids must be unique and differ from the application id")
+        return v
 
 
-def _check_profile(cost: int, profile: tuple[int, ...] | None, name: str) -> None:
-    if profile is not None and sum(profile) != cost:
-        raise ValueError(f"{name} sums to {sum(profile)} pence but cost is {cost}")
+def _valid_profile(v: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+    """Yearly amounts are >= 0 and sum exactly to the cost (validated before the profile)."""
+    if v is None:
+        return v
+    if any(p < 0 for p in v):
+        raise ValueError("yearly amounts must be >= 0 pence")
+    cost = info.data.get("cost")
+    if cost is not None and sum(v) != cost:
+        raise ValueError(f"sums to {sum(v)} pence but cost is {cost}")
+    return v
 
 
 class Budget(Frozen):
@@ -105,11 +115,13 @@ class Budget(Frozen):
     total: Pence
     per_year: tuple[Pence, ...] | None = None
 
-    @model_validator(mode="after")
-    def _years_sum(self) -> Self:
-        if self.per_year is not None and sum(self.per_year) != self.total:
-            raise ValueError(f"per_year limits sum to {sum(self.per_year)} pence but total is {self.total}")
-        return self
+    @field_validator("per_year")
+    @classmethod
+    def _years_sum(cls, v: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        total = info.data.get("total")
+        if v is not None and total is not None and sum(v) != total:
+            raise ValueError(f"limits sum to {sum(v)} pence but total is {total}")
+        return v
 
     @property
     def years(self) -> int:
@@ -130,8 +142,10 @@ class Weights(Frozen):
     * ``score_beneficiaries``: s × beneficiaries.
     """
 
-    social_value_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.2
-    social_objective_weights: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] | None = None
+    social_value_share: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] = 0.2
+    social_objective_weights: (
+        tuple[Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)], ...] | None
+    ) = None
     value_form: ValueForm = "quality_pounds"
 
     @field_validator("social_objective_weights")
@@ -145,8 +159,8 @@ class Weights(Frozen):
 class ScoreScale(Frozen):
     """The declared maxima of the outcome and social-capital scores (minimum 0)."""
 
-    outcome_max: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 100.0
-    social_max: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
+    outcome_max: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] = 100.0
+    social_max: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] = 5.0
 
 
 Attribution = Literal["population", "need"]

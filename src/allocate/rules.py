@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from allocate.errors import InvalidProblemError
 from allocate.schema import Frozen, Pence
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from allocate.compile import CompileContext
     from allocate.model import Problem
 
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
+Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+Count = Annotated[int, Field(strict=True, ge=0)]
 Sense = Literal["<=", ">="]
 
 
@@ -42,7 +42,7 @@ class RuleCheck:
     limit: float
     unit: Literal["pence", "awards", "organisations"] = "pence"
     tolerance: float = 0.0
-    can_bind: bool = True
+    can_bind: StrictBool = True
     """False for prohibitions (limit 0 by design), which are always met with equality."""
 
     @property
@@ -101,7 +101,7 @@ class Pot(RuleBase):
     name: str = "small grants"
     max_per_year: Pence
     amount: Pence
-    ring_fenced: bool = True
+    ring_fenced: StrictBool = True
 
     @property
     def label(self) -> str:
@@ -147,8 +147,8 @@ class Coverage(RuleBase):
     kind: Literal["coverage"] = "coverage"
     over: Dimension
     key: str | None = None
-    min_amount: Annotated[int, Field(ge=0)] | None = None
-    max_amount: Annotated[int, Field(ge=0)] | None = None
+    min_amount: Annotated[int, Field(strict=True, ge=0)] | None = None
+    max_amount: Annotated[int, Field(strict=True, ge=0)] | None = None
     min_share: Share | None = None
     max_share: Share | None = None
     min_count: Count | None = None
@@ -165,7 +165,9 @@ class Coverage(RuleBase):
             self.max_count,
         )
         if all(b is None for b in bounds):
-            raise ValueError("Coverage needs at least one bound (min/max amount, share or count)")
+            raise InvalidProblemError(
+                "Coverage.min_amount", "Coverage needs at least one bound (min/max amount, share or count)"
+            )
         return self
 
     def validate_against(self, problem: Problem, where: str) -> None:
@@ -231,11 +233,11 @@ class EqualityGap(RuleBase):
     kind: Literal["equality_gap"] = "equality_gap"
     over: Literal["district", "client_group"] = "district"
     basis: Literal["need", "population"] = "need"
-    tolerance: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
+    tolerance: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] = 0.05
     ratio: (
         tuple[
-            Annotated[float, Field(ge=0, allow_inf_nan=False)],
-            Annotated[float, Field(ge=0, allow_inf_nan=False)],
+            Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)],
+            Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)],
         ]
         | None
     ) = None
@@ -362,14 +364,16 @@ class OrganisationCap(RuleBase):
 
     kind: Literal["organisation_cap"] = "organisation_cap"
     organisation: str | None = None
-    max_amount: Annotated[int, Field(ge=0)] | None = None
+    max_amount: Annotated[int, Field(strict=True, ge=0)] | None = None
     max_share: Share | None = None
     max_awards: Count | None = None
 
     @model_validator(mode="after")
     def _some_cap(self) -> OrganisationCap:
         if self.max_amount is None and self.max_share is None and self.max_awards is None:
-            raise ValueError("OrganisationCap needs max_amount, max_share or max_awards")
+            raise InvalidProblemError(
+                "OrganisationCap.max_amount", "OrganisationCap needs max_amount, max_share or max_awards"
+            )
         return self
 
     @property
@@ -436,7 +440,7 @@ class MinOrganisations(RuleBase):
     """At least ``count`` distinct organisations receive an award."""
 
     kind: Literal["min_organisations"] = "min_organisations"
-    count: Annotated[int, Field(ge=1)]
+    count: Annotated[int, Field(strict=True, ge=1)]
 
     @property
     def label(self) -> str:
@@ -469,13 +473,13 @@ class PassMark(RuleBase):
     """
 
     kind: Literal["pass_mark"] = "pass_mark"
-    min_outcome: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    min_social: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    min_outcome: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None = None
+    min_social: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _some_mark(self) -> PassMark:
         if self.min_outcome is None and self.min_social is None:
-            raise ValueError("PassMark needs min_outcome or min_social")
+            raise InvalidProblemError("PassMark.min_outcome", "PassMark needs min_outcome or min_social")
         return self
 
     @property
@@ -520,7 +524,7 @@ class Lock(RuleBase):
 
     kind: Literal["lock"] = "lock"
     application: str
-    fund: bool = True
+    fund: StrictBool = True
     variant: str | None = None
 
     @property
@@ -569,7 +573,7 @@ class Exclusive(RuleBase):
 
     kind: Literal["exclusive"] = "exclusive"
     applications: tuple[str, ...] = Field(min_length=2)
-    at_most: Annotated[int, Field(ge=1)] = 1
+    at_most: Annotated[int, Field(strict=True, ge=1)] = 1
 
     @property
     def label(self) -> str:

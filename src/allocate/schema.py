@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from allocate.errors import InvalidProblemError
 
 Pence = Annotated[int, Field(strict=True, gt=0, description="an amount of money in whole pence")]
-Score = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Score = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -35,15 +35,29 @@ class Frozen(BaseModel):
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        """Validate a plain dict (e.g. parsed JSON) into this model."""
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """pydantic's entry point, with errors as InvalidProblemError."""
         try:
-            return cls.model_validate(data)
+            return super().model_validate(obj, *args, **kwargs)
         except ValidationError as exc:
             raise invalid(cls.__name__, exc) from None
 
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, *args: Any, **kwargs: Any) -> Self:
+        """pydantic's JSON entry point, with errors as InvalidProblemError."""
+        try:
+            return super().model_validate_json(json_data, *args, **kwargs)
+        except ValidationError as exc:
+            raise invalid(cls.__name__, exc) from None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Validate a plain dict (e.g. parsed JSON) into this model."""
+        return cls.model_validate(data)
+
 
 def invalid(model: str, exc: ValidationError) -> InvalidProblemError:
+    """The library's error for a pydantic ValidationError: field path first, then the reason."""
     err = exc.errors()[0]
     where = _location(tuple(err["loc"]))
     got = err.get("input")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from allocate.compile import CompiledProblem
 from allocate.schema import Frozen
@@ -27,11 +27,11 @@ class SolverOptions(Frozen):
     then return a different allocation of equal value.
     """
 
-    time_limit: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    relative_gap: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
-    threads: Annotated[int, Field(ge=1)] = 1
-    seed: Annotated[int, Field(ge=0)] = 0
-    verbose: bool = False
+    time_limit: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] | None = None
+    relative_gap: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] = 0.0
+    threads: Annotated[int, Field(strict=True, ge=1)] = 1
+    seed: Annotated[int, Field(strict=True, ge=0)] = 0
+    verbose: StrictBool = False
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,12 @@ def _field(log: str, name: str) -> float | None:
 
 def read_cbc_log(log: str) -> tuple[str, float | None, float | None]:
     """(CBC's result line, objective, bound) from a CBC log (bound None if not printed)."""
-    m = re.search(r"^Result - (.+)$", log, re.MULTILINE) or re.search(
-        r"^(Problem is infeasible)", log, re.MULTILINE
+    # A MIP prints "Result - ..."; a problem settled without branching (no rows, or
+    # infeasible at the LP) prints only the LP's verdict.
+    m = (
+        re.search(r"^Result - (.+)$", log, re.MULTILINE)
+        or re.search(r"^(Problem is infeasible)", log, re.MULTILINE)
+        or re.search(r"^(Optimal) - objective value", log, re.MULTILINE)
     )
     result = m.group(1).strip() if m else ""
     objective = _field(log, "Objective value")
@@ -126,7 +130,7 @@ class CbcSession:
         x = np.array(values, dtype=np.float64) if has else None
         obj = float(objective @ np.round(x)) if x is not None else None
         code: RawStatus
-        if result.startswith("Optimal solution found"):
+        if result.startswith("Optimal solution found") or result == "Optimal":
             code = "optimal"
             bound = obj if bound is None else bound
         elif "infeasible" in result.lower():
