@@ -5,6 +5,7 @@ from __future__ import annotations
 from allocate.backends.base import Backend, RawSolution, Session, SolverOptions, solve_once
 from allocate.backends.cbc import CbcBackend
 from allocate.backends.cpsat import CpSatBackend
+from allocate.backends.highs import HighsBackend
 from allocate.backends.mip import MipBackend
 from allocate.errors import SolverError
 
@@ -18,7 +19,9 @@ def get_backend(name: str) -> Backend:
         return CbcBackend()
     if name == "cpsat":
         return CpSatBackend()
-    if name in ("highs", "scip"):
+    if name == "highs":
+        return HighsBackend()
+    if name == "scip":
         return MipBackend(name)
     raise SolverError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}")
 

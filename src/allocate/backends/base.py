@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
@@ -60,8 +60,14 @@ class Session(Protocol):
     build_seconds: float
 
     def solve(
-        self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None = None
-    ) -> RawSolution: ...
+        self,
+        objective: np.ndarray,
+        options: SolverOptions,
+        hint: np.ndarray | None = None,
+        fix: Mapping[int, int] | None = None,
+    ) -> RawSolution:
+        """Solve; `fix` pins some variables to a value for this solve only."""
+        ...
 
 
 class Backend(Protocol):

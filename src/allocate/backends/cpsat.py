@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from importlib.metadata import version
 
 import numpy as np
@@ -88,8 +89,25 @@ class CpSatSession:
         self.build_seconds = time.perf_counter() - start
 
     def solve(
-        self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None = None
+        self,
+        objective: np.ndarray,
+        options: SolverOptions,
+        hint: np.ndarray | None = None,
+        fix: Mapping[int, int] | None = None,
     ) -> RawSolution:
+        variables = self.cp.proto.variables
+        saved = {j: (variables[j].domain[0], variables[j].domain[1]) for j in fix or {}}
+        for j, v in (fix or {}).items():
+            variables[j].domain[0] = int(v)
+            variables[j].domain[1] = int(v)
+        try:
+            return self._solve(objective, options, hint)
+        finally:
+            for j, (lo, hi) in saved.items():
+                variables[j].domain[0] = lo
+                variables[j].domain[1] = hi
+
+    def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:
         start = time.perf_counter()
         cp, xs = self.cp, self.xs
         top = float(np.abs(objective).sum())

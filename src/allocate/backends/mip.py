@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from importlib.metadata import version
 
 import numpy as np
@@ -38,6 +39,7 @@ class MipSession:
         start = time.perf_counter()
         self.name = name
         self.n_vars = model.n_vars
+        self.lb, self.ub = model.var_lb, model.var_ub
         self.helper = mbh.ModelBuilderHelper()
         self.helper.fill_model_from_sparse_data(
             model.var_lb,  # type: ignore[arg-type]
@@ -53,8 +55,23 @@ class MipSession:
         self.build_seconds = time.perf_counter() - start
 
     def solve(
-        self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None = None
+        self,
+        objective: np.ndarray,
+        options: SolverOptions,
+        hint: np.ndarray | None = None,
+        fix: Mapping[int, int] | None = None,
     ) -> RawSolution:
+        for j, v in (fix or {}).items():
+            self.helper.set_var_lower_bound(j, float(v))
+            self.helper.set_var_upper_bound(j, float(v))
+        try:
+            return self._solve(objective, options, hint)
+        finally:
+            for j in fix or {}:
+                self.helper.set_var_lower_bound(j, float(self.lb[j]))
+                self.helper.set_var_upper_bound(j, float(self.ub[j]))
+
+    def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:
         start = time.perf_counter()
         self.helper.set_objective_coefficients(list(range(self.n_vars)), objective.tolist())
         self.helper.clear_hints()
