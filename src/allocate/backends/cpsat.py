@@ -1,12 +1,15 @@
 """OR-Tools CP-SAT, with the compiled MILP scaled exactly to integers.
 
-Money rows already have integer coefficients (pence) and pass unchanged. A row with
-fractional coefficients (pro-rata attribution, shares of the total) is multiplied by
-10^k and rounded *conservatively* (every variable is >= 0, so rounding coefficients up
-on a <= side and down on a >= side keeps only allocations that satisfy the original
-row): CP-SAT can never return an allocation that breaks a rule. The objective is scaled
-to integers with a relative resolution of about 2^-50. Scales are recorded in
-``RawSolution.extra``.
+Money rows already have integer coefficients (pence) and pass unchanged. Rows that use the
+total awarded T (shares of the total) get T replaced by its definition (the sum of award
+costs), so every remaining coefficient applies to a 0/1 award. A row with fractional
+coefficients (pro-rata attribution, shares) is multiplied by 10^k (k <= 9, as large as
+int64 allows) and rounded to the nearest integers; its bound is widened by the largest
+possible rounding error, so every allocation that meets the original row (exact ties
+included) stays feasible, and an accepted allocation can break the original row by at
+most 2 x that error / 10^k (recorded as ``max_row_violation``; far below the verifier's
+penny). The objective is scaled to integers with a relative resolution of about 2^-50.
+Scales are recorded in ``RawSolution.extra``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from collections.abc import Mapping
 from importlib.metadata import version
 
 import numpy as np
+import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
 from allocate.backends.base import RawSolution, RawStatus, SolverOptions, proven
-from allocate.compile import CompiledProblem
+from allocate.compile import TOTAL_RULE, CompiledProblem
 from allocate.errors import SolverError
 
 _INT_LIMIT = 2.0**60
@@ -31,12 +35,34 @@ def _is_integral(values: np.ndarray) -> bool:
     return bool(np.all(values == np.round(values)))
 
 
-def _row_scale(coefs: np.ndarray, lo: float, hi: float) -> int:
+def _without_total(model: CompiledProblem) -> sp.csr_matrix:
+    """The constraint matrix with T replaced by the sum of award costs (except in T's own row)."""
+    A = model.A.tocsr()
+    if model.total_col is None:
+        return A
+    t = np.asarray(A[:, model.total_col].todense()).ravel()
+    t[model.row_rule == TOTAL_RULE] = 0.0
+    rows = np.flatnonzero(t)
+    if not len(rows):
+        return A
+    cost = np.zeros(model.n_vars)
+    cost[: model.n] = model.cost
+    extra = sp.csr_matrix(np.outer(t[rows], cost))
+    add = sp.csr_matrix((extra.data, extra.indices, extra.indptr), shape=(len(rows), model.n_vars))
+    A = A.tolil()
+    A[rows, :] = A[rows, :] + add
+    A[rows, model.total_col] = 0.0
+    out = A.tocsr()
+    out.eliminate_zeros()
+    return out
+
+
+def _row_scale(coefs: np.ndarray, ubs: np.ndarray, lo: float, hi: float) -> int:
     """Power of ten k making the row integral, or the largest that keeps it within int64."""
     bounds = np.array([b for b in (lo, hi) if math.isfinite(b)])
     if _is_integral(coefs) and _is_integral(bounds):
         return 0
-    mass = float(np.abs(coefs).sum() + np.abs(bounds).sum()) or 1.0
+    mass = float(np.abs(coefs) @ ubs + np.abs(bounds).sum()) or 1.0
     return max(0, min(9, math.floor(math.log10(_INT_LIMIT / mass))))
 
 
@@ -57,7 +83,8 @@ class CpSatSession:
         cp = cp_model.CpModel()
         ub = np.floor(model.var_ub).astype(np.int64)
         xs = [cp.new_int_var(0, int(u), label) for u, label in zip(ub, model.var_labels, strict=True)]
-        A = model.A
+        A = _without_total(model)
+        self.max_violation = 0.0
         self.scaled_rows = 0
         self.max_k = 0
         for i in range(A.shape[0]):
@@ -65,7 +92,7 @@ class CpSatSession:
             coefs = A.data[A.indptr[i] : A.indptr[i + 1]]
             lo, hi = float(model.row_lo[i]), float(model.row_hi[i])
             terms = [xs[j] for j in cols]
-            k = _row_scale(coefs, lo, hi)
+            k = _row_scale(coefs, ub[cols], lo, hi)
             if k == 0 and _is_integral(coefs):
                 expr = cp_model.LinearExpr.weighted_sum(terms, [int(c) for c in coefs])
                 if math.isfinite(lo) and math.isfinite(hi):
@@ -78,12 +105,14 @@ class CpSatSession:
             self.scaled_rows += 1
             self.max_k = max(self.max_k, k)
             s = 10.0**k
+            rounded = np.round(coefs * s)
+            err = float(np.abs(rounded - coefs * s) @ ub[cols])
+            self.max_violation = max(self.max_violation, 2 * err / s)
+            expr = cp_model.LinearExpr.weighted_sum(terms, [int(c) for c in rounded])
             if math.isfinite(hi):
-                up = [int(c) for c in np.ceil(coefs * s)]
-                cp.add(cp_model.LinearExpr.weighted_sum(terms, up) <= math.floor(hi * s))
+                cp.add(expr <= math.floor(hi * s + err))
             if math.isfinite(lo):
-                down = [int(c) for c in np.floor(coefs * s)]
-                cp.add(cp_model.LinearExpr.weighted_sum(terms, down) >= math.ceil(lo * s))
+                cp.add(expr >= math.ceil(lo * s - err))
         self.cp = cp
         self.xs = xs
         self.build_seconds = time.perf_counter() - start
@@ -158,5 +187,6 @@ class CpSatSession:
                 "objective_scale": obj_scale,
                 "scaled_rows": self.scaled_rows,
                 "max_row_scale_exponent": self.max_k,
+                "max_row_violation": self.max_violation,
             },
         )

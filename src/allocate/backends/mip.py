@@ -99,6 +99,8 @@ class MipSession:
         x = np.asarray(solver.variable_values()) if has else None
         obj = float(solver.objective_value()) if has else None
         bound = float(solver.best_objective_bound()) if has else None
+        if bound is not None and (not np.isfinite(bound) or abs(bound) >= 1e19):
+            bound = None  # SCIP's stand-in for infinity: no bound known yet
         code: RawStatus
         if status == mbh.SolveStatus.INFEASIBLE:
             code = "infeasible"

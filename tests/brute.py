@@ -1,0 +1,481 @@
+"""Brute-force oracle: enumerate every allocation of a small problem and keep the best.
+
+Each application is either not funded, funded as submitted, or funded as one of its
+variants, so "at most one option per application" holds by construction. Every
+combination is checked against the rules as the documentation states them.
+
+The checks here are written from the documentation, not from the engine: candidates,
+pro-rata attribution, yearly profiles, rule semantics and value are all recomputed in
+plain numpy/Python. Nothing from ``allocate`` is used except the model classes (to read
+fields) and, in `brute_force_with_verify`, the public ``allocate.verify`` as an
+alternative checker. The two oracles are cross-checked in the property tests, so a bug
+in the engine's verifier and a misreading of the rules here cannot both hide.
+
+Combinations are enumerated in vectorised chunks (mixed-radix counting), pruned on the
+total budget first, then filtered rule by rule.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+import allocate
+from allocate import (
+    Coverage,
+    EqualityGap,
+    Exclusive,
+    Lock,
+    MinOrganisations,
+    NoNewGaps,
+    OrganisationCap,
+    PassMark,
+    Pot,
+    Problem,
+    Requires,
+    Weights,
+)
+
+TOLERANCE = 1e-6
+"""Pence of slack allowed on rows whose left side is fractional (pro-rata money, shares).
+
+Exact ties (e.g. a share exactly on its bound) are feasible by the rules' wording; summing
+floats can put such a tie a few 1e-9 pence on the wrong side, so a micro-penny of slack
+keeps ties feasible without admitting anything that is really a penny out."""
+
+MAX_COMBINATIONS = 2_000_000
+CHUNK = 1 << 15
+
+Choice = tuple[str, str | None]
+
+
+# --------------------------------------------------------------------------- candidates
+@dataclass(frozen=True)
+class Option:
+    """One awardable option, resolved from the documentation's inheritance rules."""
+
+    app: str
+    variant: str | None
+    organisation: str
+    cost: int
+    profile: tuple[int, ...]
+    outcome: float
+    social: tuple[float, ...]
+    districts: tuple[str, ...]  # resolved: county-wide means every district
+    groups: tuple[str, ...]
+    beneficiaries: int
+
+
+def even_split(total: int, weights: Sequence[int]) -> tuple[int, ...]:
+    """Split pence in proportion to weights; leftover pence go to the largest remainders, earliest first."""
+    if sum(weights) <= 0:
+        weights = [1] * len(weights)
+    wsum = sum(weights)
+    base = [total * w // wsum for w in weights]
+    rem = [(total * w) % wsum for w in weights]
+    left = total - sum(base)
+    for i in sorted(range(len(weights)), key=lambda i: (-rem[i], i))[:left]:
+        base[i] += 1
+    return tuple(base)
+
+
+def options(problem: Problem) -> list[list[Option]]:
+    """For each application, its options (as submitted first, then variants)."""
+    years = 1 if problem.budget.per_year is None else len(problem.budget.per_year)
+    everywhere = tuple(d.id for d in problem.districts)
+    out: list[list[Option]] = []
+    for app in problem.applications:
+        own_profile = app.cost_profile or even_split(app.cost, [1] * years)
+        opts = [
+            Option(
+                app.id,
+                None,
+                app.organisation,
+                app.cost,
+                tuple(own_profile),
+                app.outcome_score,
+                tuple(app.social_scores),
+                tuple(app.districts) or everywhere,
+                tuple(app.client_groups),
+                app.beneficiaries or 0,
+            )
+        ]
+        for v in app.variants:
+            if v.cost_profile is not None:
+                prof = tuple(v.cost_profile)
+            elif app.cost_profile is not None:  # inherit the parent's shape, scaled to the variant's cost
+                prof = even_split(v.cost, list(app.cost_profile))
+            else:
+                prof = even_split(v.cost, [1] * years)
+            districts = app.districts if v.districts is None else v.districts
+            opts.append(
+                Option(
+                    app.id,
+                    v.id,
+                    app.organisation,
+                    v.cost,
+                    prof,
+                    app.outcome_score if v.outcome_score is None else v.outcome_score,
+                    tuple(app.social_scores if v.social_scores is None else v.social_scores),
+                    tuple(districts) or everywhere,
+                    tuple(app.client_groups),
+                    (app.beneficiaries if v.beneficiaries is None else v.beneficiaries) or 0,
+                )
+            )
+        out.append(opts)
+    return out
+
+
+def option_value(problem: Problem, o: Option, weights: Weights | None = None) -> tuple[float, float]:
+    """(outcome part, social part) of an option's value, straight from the Weights docstring."""
+    w = problem.weights if weights is None else weights
+    n = len(problem.social_objectives)
+    omega = list(w.social_objective_weights) if w.social_objective_weights is not None else [1.0] * n
+    social_mean = sum(a * b for a, b in zip(omega, o.social, strict=True)) / sum(omega)
+    share = w.social_value_share
+    if w.value_form == "quality_pounds":
+        base = o.cost / 100.0
+    elif w.value_form == "score_sum":
+        base = 100.0
+    else:
+        base = float(o.beneficiaries)
+    return (
+        (1 - share) * o.outcome / problem.scale.outcome_max * base,
+        share * social_mean / problem.scale.social_max * base,
+    )
+
+
+# --------------------------------------------------------------------------- the checker
+class Checker:
+    """Vectorised rule checks over many allocations at once (rows of a 0/1 matrix X)."""
+
+    def __init__(
+        self, problem: Problem, weights: Weights | None = None, tolerance: float = TOLERANCE
+    ) -> None:
+        self.problem = problem
+        self.tol = tolerance
+        self.per_app = options(problem)
+        self.flat = [o for opts in self.per_app for o in opts]
+        self.index = {(o.app, o.variant): j for j, o in enumerate(self.flat)}
+        self.first = list(itertools.accumulate([0] + [len(o) for o in self.per_app]))
+        self.n = len(self.flat)
+        flat = self.flat
+        self.cost = np.array([o.cost for o in flat], dtype=np.float64)
+        self.profile = np.array([o.profile for o in flat], dtype=np.float64).reshape(self.n, -1)
+        parts = [option_value(problem, o, weights) for o in flat]
+        self.v_outcome = np.array([p[0] for p in parts])
+        self.v_social = np.array([p[1] for p in parts])
+        self.districts = [d.id for d in problem.districts]
+        self.groups = [g.id for g in problem.client_groups]
+        self.cells = [f"{d}:{g}" for d in self.districts for g in self.groups]
+        basis = {
+            d.id: float(d.population if problem.attribution == "population" else d.need)
+            for d in problem.districts
+        }
+        self.orgs = sorted({a.organisation for a in problem.applications})
+        # n × K attribution (share of money) and service (0/1) matrices.
+        self.attr: dict[str, np.ndarray] = {}
+        self.serve: dict[str, np.ndarray] = {}
+        for dim, keys in (("district", self.districts), ("client_group", self.groups), ("cell", self.cells)):
+            a = np.zeros((self.n, len(keys)))
+            for j, o in enumerate(flat):
+                dsum = sum(basis[d] for d in o.districts)
+                for d in o.districts:
+                    for g in o.groups:
+                        wd = basis[d] / dsum
+                        wg = 1.0 / len(o.groups)
+                        if dim == "district":
+                            a[j, keys.index(d)] = wd
+                        elif dim == "client_group":
+                            a[j, keys.index(g)] = wg
+                        else:
+                            a[j, keys.index(f"{d}:{g}")] = wd * wg
+            self.attr[dim] = a * self.cost[:, None]
+            self.serve[dim] = (a > 0).astype(np.float64)
+        self.keys = {"district": self.districts, "client_group": self.groups, "cell": self.cells}
+        self.org = np.zeros((self.n, len(self.orgs)))
+        for j, o in enumerate(flat):
+            self.org[j, self.orgs.index(o.organisation)] = 1.0
+
+    # -- helpers -----------------------------------------------------------------
+    def app_columns(self, app_id: str) -> list[int]:
+        i = [a.id for a in self.problem.applications].index(app_id)
+        return list(range(self.first[i], self.first[i + 1]))
+
+    def matrix(self, chosen: Sequence[Choice]) -> np.ndarray:
+        x = np.zeros((1, self.n))
+        for key in chosen:
+            x[0, self.index[key]] += 1.0
+        return x
+
+    # -- the rules -----------------------------------------------------------------
+    def feasible(self, X: np.ndarray) -> np.ndarray:
+        """Boolean vector: which rows of X meet the budget and every rule (variants excepted)."""
+        ok = self.budget_ok(X)
+        for rule in self.problem.rules:
+            if not ok.any():
+                break
+            ok &= self.rule_ok(rule, X)
+        return ok
+
+    def budget_ok(self, X: np.ndarray) -> np.ndarray:
+        b = self.problem.budget
+        ok = X @ self.cost <= b.total
+        if b.per_year is not None:
+            ok &= np.all(X @ self.profile <= np.array(b.per_year, dtype=np.float64)[None, :], axis=1)
+        return ok
+
+    def variants_ok(self, X: np.ndarray) -> np.ndarray:
+        ok = np.ones(len(X), dtype=bool)
+        for i in range(len(self.per_app)):
+            ok &= X[:, self.first[i] : self.first[i + 1]].sum(axis=1) <= 1
+        return ok
+
+    def rule_ok(self, rule: object, X: np.ndarray) -> np.ndarray:
+        tol = self.tol
+        total = X @ self.cost
+        if isinstance(rule, Pot):
+            band = self.profile.max(axis=1) <= rule.max_per_year
+            ok = X @ np.where(band, self.cost, 0.0) <= rule.amount
+            if rule.ring_fenced:
+                ok &= X @ np.where(band, 0.0, self.cost) <= self.problem.budget.total - rule.amount
+            return ok
+        if isinstance(rule, Coverage):
+            keys = self.keys[rule.over]
+            cols = list(range(len(keys))) if rule.key is None else [keys.index(rule.key)]
+            money = (X @ self.attr[rule.over])[:, cols]
+            count = (X @ self.serve[rule.over])[:, cols]
+            t = total[:, None]
+            ok = np.ones(len(X), dtype=bool)
+            if rule.min_amount is not None:
+                ok &= np.all(money >= rule.min_amount - tol, axis=1)
+            if rule.max_amount is not None:
+                ok &= np.all(money <= rule.max_amount + tol, axis=1)
+            if rule.min_share is not None:
+                ok &= np.all(money >= rule.min_share * t - tol, axis=1)
+            if rule.max_share is not None:
+                ok &= np.all(money <= rule.max_share * t + tol, axis=1)
+            if rule.min_count is not None:
+                ok &= np.all(count >= rule.min_count, axis=1)
+            if rule.max_count is not None:
+                ok &= np.all(count <= rule.max_count, axis=1)
+            return ok
+        if isinstance(rule, EqualityGap):
+            if rule.over == "district":
+                raw = [
+                    float(d.population if rule.basis == "population" else d.need)
+                    for d in self.problem.districts
+                ]
+            else:
+                raw = [g.need for g in self.problem.client_groups]
+            target = np.array(raw) / sum(raw)
+            if rule.ratio is None:
+                lo, hi = target - rule.tolerance, target + rule.tolerance
+            else:
+                lo, hi = rule.ratio[0] * target, rule.ratio[1] * target
+            money = X @ self.attr[rule.over]
+            t = total[:, None]
+            return np.all(money >= lo[None, :] * t - tol, axis=1) & np.all(
+                money <= hi[None, :] * t + tol, axis=1
+            )
+        if isinstance(rule, NoNewGaps):
+            if rule.cells is not None:
+                cells = list(rule.cells)
+            else:
+                cells = sorted(
+                    {
+                        f"{d}:{g}"
+                        for a in self.problem.applications
+                        if a.continues_service
+                        for d in (a.districts or self.districts)
+                        for g in a.client_groups
+                    }
+                )
+            if not cells:
+                return np.ones(len(X), dtype=bool)
+            cols = [self.cells.index(c) for c in cells]
+            return np.all((X @ self.serve["cell"])[:, cols] >= 1, axis=1)
+        if isinstance(rule, OrganisationCap):
+            cols = (
+                list(range(len(self.orgs)))
+                if rule.organisation is None
+                else [self.orgs.index(rule.organisation)]
+            )
+            money = (X @ (self.org * self.cost[:, None]))[:, cols]
+            count = (X @ self.org)[:, cols]
+            ok = np.ones(len(X), dtype=bool)
+            if rule.max_amount is not None:
+                ok &= np.all(money <= rule.max_amount, axis=1)
+            if rule.max_share is not None:
+                ok &= np.all(money <= rule.max_share * total[:, None] + tol, axis=1)
+            if rule.max_awards is not None:
+                ok &= np.all(count <= rule.max_awards, axis=1)
+            return ok
+        if isinstance(rule, MinOrganisations):
+            return ((X @ self.org) > 0.5).sum(axis=1) >= rule.count
+        if isinstance(rule, PassMark):
+            fail = np.zeros(self.n, dtype=bool)
+            for j, o in enumerate(self.flat):
+                if rule.min_outcome is not None and o.outcome < rule.min_outcome:
+                    fail[j] = True
+                if rule.min_social is not None and sum(o.social) / len(o.social) < rule.min_social:
+                    fail[j] = True
+            return X @ fail.astype(np.float64) <= 0
+        if isinstance(rule, Lock):
+            cols = self.app_columns(rule.application)
+            if rule.variant is not None:
+                variant = None if rule.variant == rule.application else rule.variant
+                cols = [self.index[(rule.application, variant)]]
+            n = X[:, cols].sum(axis=1)
+            return n >= 1 if rule.fund else n <= 0
+        if isinstance(rule, Exclusive):
+            cols = [c for a in rule.applications for c in self.app_columns(a)]
+            return X[:, cols].sum(axis=1) <= rule.at_most
+        if isinstance(rule, Requires):
+            a = X[:, self.app_columns(rule.application)].sum(axis=1)
+            b = X[:, self.app_columns(rule.requires)].sum(axis=1)
+            return a <= b
+        raise TypeError(f"brute force does not know rule {rule!r}")
+
+    # -- single allocations ------------------------------------------------------------
+    def violations(self, chosen: Sequence[Choice]) -> list[str]:
+        """Names of what a single allocation breaks (empty when it is feasible)."""
+        unknown = [c for c in chosen if c not in self.index]
+        if unknown:
+            return [f"unknown award {unknown[0]}"]
+        X = self.matrix(chosen)
+        out = []
+        if not self.budget_ok(X)[0]:
+            out.append("Budget")
+        if not self.variants_ok(X)[0]:
+            out.append("Variants")
+        out += [
+            f"rules[{i}] {type(r).__name__}"
+            for i, r in enumerate(self.problem.rules)
+            if not self.rule_ok(r, X)[0]
+        ]
+        return out
+
+    def value(self, chosen: Sequence[Choice]) -> tuple[float, float]:
+        X = self.matrix(chosen)
+        return float((X @ self.v_outcome)[0]), float((X @ self.v_social)[0])
+
+
+# --------------------------------------------------------------------------- enumeration
+@dataclass(frozen=True)
+class BruteResult:
+    """The optimum found by enumeration (value None: no allocation is feasible)."""
+
+    value: float | None
+    chosen: tuple[Choice, ...] | None
+    combinations: int
+    feasible: int
+
+
+def combinations(problem: Problem) -> int:
+    """How many allocations brute force enumerates."""
+    return math.prod(1 + 1 + len(a.variants) for a in problem.applications)
+
+
+def _chunks(radix: list[int], lookup: list[np.ndarray], n: int) -> Iterator[np.ndarray]:
+    total = math.prod(radix)
+    for start in range(0, total, CHUNK):
+        code = np.arange(start, min(total, start + CHUNK), dtype=np.int64)
+        X = np.zeros((len(code), n))
+        rows = np.arange(len(code))
+        for r, table in zip(radix, lookup, strict=True):
+            code, digit = np.divmod(code, r)
+            col = table[digit]
+            hit = col >= 0
+            X[rows[hit], col[hit]] = 1.0
+        yield X
+
+
+def brute_force(
+    problem: Problem, weights: Weights | None = None, tolerance: float = TOLERANCE
+) -> BruteResult:
+    """The optimal value over every allocation (None if none is feasible), by enumeration."""
+    n_comb = combinations(problem)
+    if n_comb > MAX_COMBINATIONS:
+        raise ValueError(f"{n_comb} combinations is too many for brute force")
+    ck = Checker(problem, weights, tolerance)
+    radix = [1 + len(opts) for opts in ck.per_app]
+    lookup = [np.array([-1, *range(ck.first[i], ck.first[i + 1])]) for i in range(len(radix))]
+    value = ck.v_outcome + ck.v_social
+    best: float | None = None
+    best_row: np.ndarray | None = None
+    n_feasible = 0
+    for X in _chunks(radix, lookup, ck.n):
+        X = X[ck.budget_ok(X)]  # prune on the budget before any other rule
+        if not len(X):
+            continue
+        X = X[ck.feasible(X)]
+        n_feasible += len(X)
+        if not len(X):
+            continue
+        vals = X @ value
+        i = int(np.argmax(vals))
+        if best is None or vals[i] > best:
+            best, best_row = float(vals[i]), X[i]
+    chosen = None
+    if best_row is not None:
+        chosen = tuple((ck.flat[j].app, ck.flat[j].variant) for j in np.flatnonzero(best_row > 0.5))
+    return BruteResult(best, chosen, n_comb, n_feasible)
+
+
+def brute_force_with_verify(problem: Problem, tolerance: float = TOLERANCE) -> BruteResult:
+    """The same optimum, but every allocation is judged by the engine's public `allocate.verify`.
+
+    Slow (one verify call per allocation within budget); for cross-checking on tiny problems.
+    """
+    per_app = [
+        [None, *((a.id, v) for v in (None, *(x.id for x in a.variants)))] for a in problem.applications
+    ]
+    costs = {(a.id, None): a.cost for a in problem.applications} | {
+        (a.id, v.id): v.cost for a in problem.applications for v in a.variants
+    }
+    best: float | None = None
+    best_choice: tuple[Choice, ...] | None = None
+    n_feasible = 0
+    n_comb = 0
+    for combo in itertools.product(*per_app):
+        n_comb += 1
+        chosen = tuple(c for c in combo if c is not None)
+        if sum(costs[c] for c in chosen) > problem.budget.total:
+            continue
+        check = allocate.verify(problem, chosen, tolerance=tolerance)
+        if not check.ok:
+            continue
+        n_feasible += 1
+        if best is None or check.value > best:
+            best, best_choice = check.value, chosen
+    return BruteResult(best, best_choice, n_comb, n_feasible)
+
+
+def feasible_sets(problem: Problem, tolerance: float = TOLERANCE) -> set[frozenset[Choice]]:
+    """Every feasible allocation, per this module's own checks (for cross-checking the verifier)."""
+    ck = Checker(problem, None, tolerance)
+    radix = [1 + len(opts) for opts in ck.per_app]
+    lookup = [np.array([-1, *range(ck.first[i], ck.first[i + 1])]) for i in range(len(radix))]
+    out: set[frozenset[Choice]] = set()
+    for X in _chunks(radix, lookup, ck.n):
+        for row in X[ck.feasible(X)]:
+            out.add(frozenset((ck.flat[j].app, ck.flat[j].variant) for j in np.flatnonzero(row > 0.5)))
+    return out
+
+
+def verify_feasible_sets(problem: Problem, tolerance: float = TOLERANCE) -> set[frozenset[Choice]]:
+    """Every allocation `allocate.verify` accepts (slow; tiny problems only)."""
+    per_app = [
+        [None, *((a.id, v) for v in (None, *(x.id for x in a.variants)))] for a in problem.applications
+    ]
+    out: set[frozenset[Choice]] = set()
+    for combo in itertools.product(*per_app):
+        chosen = tuple(c for c in combo if c is not None)
+        if allocate.verify(problem, chosen, tolerance=tolerance).ok:
+            out.add(frozenset(chosen))
+    return out

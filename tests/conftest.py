@@ -1,0 +1,82 @@
+"""Shared test settings: a reproducible hypothesis profile.
+
+The default profile ("ci") is derandomised and keeps no example database, so every run
+(local or CI) generates the same examples. It also skips shrinking: a failing example is
+reported as generated (every property test notes the failing problem as JSON, ready to
+paste into a regression test), so that a known failure cannot turn the default run into
+many minutes of shrinking. HYPOTHESIS_PROFILE=explore searches randomly, with a database
+and shrinking; ALLOCATE_TEST_EXAMPLES=10 runs ten times as many examples.
+
+Hypothesis also mixes into generation the literal constants it finds in every "local"
+module loaded so far (library and test modules). That pool, and so the examples, would
+change with which test files happen to be collected (`pytest tests/test_properties.py`
+vs `pytest`). For reproducible examples the pool is frozen here to the constants of the
+`allocate` package itself, which keeps their edge-case value (thresholds in the engine).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, settings
+
+import allocate
+
+_COMMON = {
+    "deadline": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+}
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    **_COMMON,
+)
+settings.register_profile("explore", derandomize=False, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def _freeze_hypothesis_constants() -> None:
+    """Make hypothesis draw "local constants" from the allocate package only (private API; skipped if it moved).
+
+    The pool is built lazily, on the first draw inside a test, as hypothesis itself does.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import constants_from_module
+    except ImportError:  # pragma: no cover - a hypothesis version without the feature
+        return
+    if not hasattr(providers, "_get_local_constants"):  # pragma: no cover
+        return
+    frozen: list[Any] = []
+
+    def allocate_constants() -> Any:
+        if not frozen:
+            names = sorted(
+                m.name
+                for m in pkgutil.walk_packages(allocate.__path__, "allocate.")
+                if not m.name.endswith("__main__")
+            )
+            found = providers.Constants()
+            for module in [allocate, *(importlib.import_module(n) for n in names)]:
+                found |= constants_from_module(module)
+            frozen.append(
+                providers.Constants(
+                    integers=providers.SortedSet(found.integers),
+                    floats=providers.SortedSet(found.floats, key=providers.float_to_int),
+                    bytes=providers.SortedSet(found.bytes),
+                    strings=providers.SortedSet(found.strings),
+                )
+            )
+        return frozen[0]
+
+    providers._get_local_constants = allocate_constants
+    providers.CONSTANTS_CACHE.cache.clear()
+
+
+_freeze_hypothesis_constants()
