@@ -1,0 +1,205 @@
+"""Publish awards in the 360Giving Data Standard: the flat CSV and a JSON grant package.
+
+One grant per award. Amounts are in pounds (exact, from pence); beneficiary locations
+carry ONS district codes, built in for the five East Sussex districts and extendable with
+a user mapping. Organisations without a charity or company identifier get a 360Giving
+``360G-`` identifier made from the funder prefix and the organisation name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from allocate.errors import InvalidProblemError
+from allocate.io.safe import Cell
+from allocate.io.write import pounds_text, write_csv
+from allocate.model import Problem
+from allocate.result import Allocation, Award
+
+EAST_SUSSEX_CODES: dict[str, str] = {
+    "Eastbourne": "E07000061",
+    "Hastings": "E07000062",
+    "Lewes": "E07000063",
+    "Rother": "E07000064",
+    "Wealden": "E07000065",
+}
+"""ONS codes of the East Sussex non-metropolitan districts (geoCodeType NMD)."""
+
+SCHEMA_VERSION = "1.4"
+
+CSV_HEADER = [
+    "Identifier", "Title", "Description", "Currency", "Amount Applied For", "Amount Awarded",
+    "Award Date", "Planned Dates:Duration (months)", "Recipient Org:Identifier", "Recipient Org:Name",
+    "Beneficiary Location:Name", "Beneficiary Location:Geographic Code",
+    "Beneficiary Location:Geographic Code Type", "Funding Org:Identifier", "Funding Org:Name",
+    "Grant Programme:Title", "From an open call?", "Last modified",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """Who publishes the grants, and how identifiers and locations are written."""
+
+    funder_id: str = "GB-LAE-ESX"
+    funder_name: str = "East Sussex County Council"
+    prefix: str = "360G-ESCC"
+    """The publisher's registered 360Giving prefix: grant identifiers start with it."""
+    programme: str = ""
+    award_date: date | None = None
+    modified: datetime | None = None
+    area_name: str = "East Sussex"
+    area_code: str = "E10000011"
+    area_code_type: str = "CTY"
+    district_codes: Mapping[str, str] = field(default_factory=lambda: dict(EAST_SUSSEX_CODES))
+    district_code_type: str = "NMD"
+    organisation_ids: Mapping[str, str] = field(default_factory=dict)
+    """Organisation name/id -> identifier (e.g. GB-CHC-1234567); others get a 360G- identifier."""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def _amount(pence: int) -> int | float:
+    return pence // 100 if pence % 100 == 0 else float(Decimal(pence) / 100)
+
+
+@dataclass(frozen=True)
+class _Grant:
+    award: Award
+    title: str
+    description: str
+    applied: int
+    locations: list[tuple[str, str, str]]
+    months: int
+
+
+def _grants(problem: Problem, allocation: Allocation, pub: Publisher) -> list[_Grant]:
+    out = []
+    for aw in allocation.awards:
+        app = problem.application(aw.application)
+        var = next((v for v in app.variants if v.id == aw.variant), None)
+        districts = var.districts if var is not None and var.districts is not None else app.districts
+        if not districts:
+            locations = [(pub.area_name, pub.area_code, pub.area_code_type)]
+        else:
+            locations = []
+            for d in districts:
+                if d not in pub.district_codes:
+                    raise InvalidProblemError(
+                        f"360Giving district code for {d!r}",
+                        "is unknown: give it in Publisher.district_codes",
+                    )
+                locations.append((d, pub.district_codes[d], pub.district_code_type))
+        where = ", ".join(districts) if districts else pub.area_name
+        description = f"{app.title or app.id}: for {', '.join(app.client_groups)} in {where}"
+        if aw.variant:
+            description += f" (negotiated option {aw.variant})"
+        months = 12 * (max((i for i, p in enumerate(aw.profile) if p), default=0) + 1)
+        out.append(_Grant(aw, app.title or app.id, description, app.cost, locations, months))
+    return out
+
+
+def _ids(aw: Award, pub: Publisher, round_name: str) -> tuple[str, str]:
+    grant_id = f"{pub.prefix}-{_slug(round_name)}-{_slug(aw.application)}"
+    if aw.variant:
+        grant_id += f"-{_slug(aw.variant)}"
+    org_id = pub.organisation_ids.get(aw.organisation, f"{pub.prefix}-org-{_slug(aw.organisation)}")
+    return grant_id, org_id
+
+
+def grants_rows(
+    problem: Problem, allocation: Allocation, publisher: Publisher | None = None
+) -> tuple[list[str], list[list[Cell]]]:
+    """The 360Giving flat CSV: header and one row per award.
+
+    An award to several districts lists their names and codes separated by "; " in the one
+    Beneficiary Location column set (the JSON package lists one location object each).
+    """
+    pub = publisher or Publisher()
+    when = (pub.award_date or date.today()).isoformat()
+    modified = (pub.modified or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    rows: list[list[Cell]] = []
+    for g in _grants(problem, allocation, pub):
+        grant_id, org_id = _ids(g.award, pub, problem.name)
+        rows.append(
+            [
+                grant_id,
+                g.title,
+                g.description,
+                "GBP",
+                pounds_text(g.applied),
+                pounds_text(g.award.amount),
+                when,
+                g.months,
+                org_id,
+                g.award.organisation,
+                "; ".join(n for n, _, _ in g.locations),
+                "; ".join(c for _, c, _ in g.locations),
+                "; ".join(dict.fromkeys(t for _, _, t in g.locations)),
+                pub.funder_id,
+                pub.funder_name,
+                pub.programme or problem.name,
+                "Yes",
+                modified,
+            ]
+        )
+    return list(CSV_HEADER), rows
+
+
+def write_360giving_csv(
+    problem: Problem, allocation: Allocation, path: str | Path, publisher: Publisher | None = None
+) -> None:
+    """Write the 360Giving flat CSV (cells neutralised like every CSV allocate writes)."""
+    write_csv(Path(path), *grants_rows(problem, allocation, publisher))
+
+
+def grants_package(
+    problem: Problem, allocation: Allocation, publisher: Publisher | None = None
+) -> dict[str, Any]:
+    """A 360Giving JSON grant package (validates against 360-giving-package-schema.json)."""
+    pub = publisher or Publisher()
+    when = (pub.award_date or date.today()).isoformat()
+    modified = (pub.modified or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    grants = []
+    for g in _grants(problem, allocation, pub):
+        grant_id, org_id = _ids(g.award, pub, problem.name)
+        grants.append(
+            {
+                "id": grant_id,
+                "title": g.title,
+                "description": g.description,
+                "currency": "GBP",
+                "amountAppliedFor": _amount(g.applied),
+                "amountAwarded": _amount(g.award.amount),
+                "awardDate": when,
+                "plannedDates": [{"duration": g.months}],
+                "recipientOrganization": [{"id": org_id, "name": g.award.organisation}],
+                "fundingOrganization": [{"id": pub.funder_id, "name": pub.funder_name}],
+                "beneficiaryLocation": [
+                    {"name": n, "geoCode": c, "geoCodeType": t, "countryCode": "GB"}
+                    for n, c, t in g.locations
+                ],
+                "grantProgramme": [{"title": pub.programme or problem.name}],
+                "fromOpenCall": "Yes",
+                "dateModified": modified,
+            }
+        )
+    return {"grants": grants, "version": SCHEMA_VERSION, "title": f"{pub.funder_name}: {problem.name}"}
+
+
+def write_360giving_json(
+    problem: Problem, allocation: Allocation, path: str | Path, publisher: Publisher | None = None
+) -> None:
+    """Write the 360Giving JSON grant package."""
+    import json
+
+    Path(path).write_text(
+        json.dumps(grants_package(problem, allocation, publisher), indent=2), encoding="utf-8"
+    )
