@@ -8,7 +8,9 @@ rules, verifies the answer independently, and reports how every rule stands.
 from allocate.backends import DEFAULT_BACKEND
 from allocate.backends import NAMES as BACKENDS
 from allocate.backends.base import SolverOptions
+from allocate.compare import Comparison, compare
 from allocate.compile import CompiledProblem, compile_problem
+from allocate.diagnose import Diagnosis, diagnose
 from allocate.errors import (
     AllocateError,
     InfeasibleError,
@@ -16,8 +18,12 @@ from allocate.errors import (
     SolverError,
     VerificationError,
 )
+from allocate.explain import Explanations, explain
+from allocate.frontier import Frontier, FrontierPoint, frontier
 from allocate.model import Application, Budget, ClientGroup, District, Problem, ScoreScale, Variant, Weights
+from allocate.price import RulePrice, price_of_rules
 from allocate.result import Allocation, Award, RuleReport
+from allocate.robustness import Robustness, ScoreNoise, robustness
 from allocate.rules import (
     Coverage,
     EqualityGap,
@@ -34,6 +40,7 @@ from allocate.rules import (
 from allocate.solve import solve
 from allocate.tally import cell_key
 from allocate.verify import Verification, verify
+from allocate.whatif import sweep
 
 __all__ = [
     "BACKENDS",
@@ -44,11 +51,16 @@ __all__ = [
     "Award",
     "Budget",
     "ClientGroup",
+    "Comparison",
     "CompiledProblem",
     "Coverage",
+    "Diagnosis",
     "District",
     "EqualityGap",
     "Exclusive",
+    "Explanations",
+    "Frontier",
+    "FrontierPoint",
     "InfeasibleError",
     "InvalidProblemError",
     "Lock",
@@ -59,8 +71,11 @@ __all__ = [
     "Pot",
     "Problem",
     "Requires",
+    "Robustness",
     "Rule",
+    "RulePrice",
     "RuleReport",
+    "ScoreNoise",
     "ScoreScale",
     "SolverError",
     "SolverOptions",
@@ -69,7 +84,14 @@ __all__ = [
     "VerificationError",
     "Weights",
     "cell_key",
+    "compare",
     "compile_problem",
+    "diagnose",
+    "explain",
+    "frontier",
+    "price_of_rules",
+    "robustness",
     "solve",
+    "sweep",
     "verify",
 ]

@@ -184,7 +184,11 @@ def explain(
 
 
 def shadow_prices(model: CompiledProblem, objective: np.ndarray, allocation: Allocation) -> dict[str, float]:
-    """Duals of the LP relaxation (HiGHS) for the rows that bind in the allocation."""
+    """Duals of the LP relaxation (GLOP) for the rows that bind in the allocation.
+
+    Not HiGHS through OR-Tools' model builder: that crashes the process (segfault) in
+    ortools 9.15 with highspy loaded.
+    """
     helper = mbh.ModelBuilderHelper()
     helper.fill_model_from_sparse_data(
         model.var_lb,  # type: ignore[arg-type]
@@ -195,8 +199,7 @@ def shadow_prices(model: CompiledProblem, objective: np.ndarray, allocation: All
         model.A,
     )
     helper.set_maximize(True)
-    solver = mbh.ModelSolverHelper("highs")
-    solver.set_solver_specific_parameters("output_flag=false")
+    solver = mbh.ModelSolverHelper("glop")
     with quiet_stdout():
         solver.solve(helper)
     if not solver.has_solution():

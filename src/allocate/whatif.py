@@ -9,6 +9,7 @@ pool by default); a Dask ``distributed`` client's ``get_executor()`` works uncha
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -63,9 +64,9 @@ def sweep(
     """Solve the problem under each weighting; results in the order of `weights`.
 
     A bare float is a social value share. Weightings are split into contiguous batches
-    (default: one per CPU); each batch is one task. With ``executor=None`` a process pool is
-    created and shut down here. The split is deterministic, so the same call returns the
-    same allocations, ties included.
+    (default: one per CPU); each batch is one task. With ``executor=None`` a process pool
+    (start method "spawn") is created and shut down here. The split is deterministic, so the
+    same call returns the same allocations, ties included.
     """
     ws = [as_weights(problem, w) for w in weights]
     if not ws:
@@ -75,8 +76,14 @@ def sweep(
     size = batch_size or max(1, math.ceil(len(ws) / workers))
     batches = [ws[i : i + size] for i in range(0, len(ws), size)]
     owned = executor is None
+    # "spawn", not Linux's default "fork": forking a process whose solver (HiGHS) has already
+    # started its thread pool deadlocks the children.
     pool: Executor = (
-        ProcessPoolExecutor(max_workers=min(workers, len(batches))) if executor is None else executor
+        ProcessPoolExecutor(
+            max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("spawn")
+        )
+        if executor is None
+        else executor
     )
     try:
         futures: dict[Future[list[Allocation]], int] = {

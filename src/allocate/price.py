@@ -1,0 +1,159 @@
+"""The price of each equity rule: the value the round gives up to meet it.
+
+For each rule, re-solve the round without it: the rule's price is the value without it minus
+the value with it (never negative, since dropping a rule can only widen the choice), with how
+many awards and organisations would change. For an EqualityGap rule it also re-solves with the
+tolerance set to a few other values (e.g. ±2, ±5, ±10 percentage points), so a commissioner
+sees what a tighter or looser band would cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from allocate.backends import DEFAULT_BACKEND
+from allocate.backends.base import SolverOptions
+from allocate.errors import InfeasibleError
+from allocate.model import Problem
+from allocate.result import Allocation
+from allocate.rules import Coverage, EqualityGap, MinOrganisations, NoNewGaps, OrganisationCap
+from allocate.solve import solve
+from allocate.summary import pounds
+
+EQUITY_RULES = (EqualityGap, Coverage, NoNewGaps, OrganisationCap, MinOrganisations)
+"""Rule kinds priced by default."""
+
+DEFAULT_TOLERANCES: tuple[float, ...] = (0.02, 0.05, 0.10)
+
+_NAMES = {
+    "EqualityGap": "equality gap rule",
+    "Coverage": "coverage rule",
+    "NoNewGaps": "no-new-gaps rule",
+    "OrganisationCap": "organisation cap",
+    "MinOrganisations": "minimum number of organisations",
+}
+
+
+@dataclass(frozen=True)
+class RulePrice:
+    """What one rule (or one EqualityGap tolerance) costs in value."""
+
+    rule: str
+    """The rule's label, e.g. ``EqualityGap[district]``."""
+    index: int
+    """Position of the rule in ``problem.rules``."""
+    tolerance: float | None
+    """For an EqualityGap priced at another tolerance: that tolerance; else None (the rule as given)."""
+    value_with: float | None
+    """Optimal value with the rule (at `tolerance` if set); None if no allocation then meets every rule."""
+    value_without: float
+    """Optimal value with the rule removed (every other rule kept)."""
+    price: float | None
+    """value_without − value_with (≥ 0): the value given up to meet the rule."""
+    share: float | None
+    """price / value_without (0.012 = 1.2 % of value)."""
+    awards_changed: int | None
+    """Applications funded in one of the two allocations but not the other."""
+    organisations_changed: int | None
+    """Organisations funded in one of the two allocations but not the other."""
+    text: str
+
+
+def _organisations(allocation: Allocation) -> frozenset[str]:
+    return frozenset(a.organisation for a in allocation.awards)
+
+
+def _money(value: float, problem: Problem) -> str:
+    """Value in words: pounds of quality-weighted money, or value points for other forms."""
+    if problem.weights.value_form == "quality_pounds":
+        return f"{pounds(value * 100)} of quality-weighted money"
+    return f"{value:,.2f} value points"
+
+
+def _name(label: str) -> str:
+    kind = label.split("[", 1)[0].split(".", 1)[0]
+    return f"the {_NAMES.get(kind, kind)} ({label})"
+
+
+def _price(
+    problem: Problem,
+    label: str,
+    index: int,
+    tolerance: float | None,
+    with_rule: Allocation,
+    without: Allocation,
+) -> RulePrice:
+    name = _name(label)
+    if tolerance is not None:
+        name += f" at ±{tolerance * 100:g} pp"
+    if with_rule.status not in ("optimal", "feasible"):
+        return RulePrice(
+            label,
+            index,
+            tolerance,
+            None,
+            without.value,
+            None,
+            None,
+            None,
+            None,
+            f"{name[0].upper()}{name[1:]} cannot be met together with the other rules.",
+        )
+    # Dropping a rule cannot lower the optimum; a tiny negative difference is solver tolerance.
+    price = max(0.0, without.value - with_rule.value)
+    share = price / without.value if without.value > 0 else 0.0
+    awards = len(with_rule.funded ^ without.funded)
+    orgs = len(_organisations(with_rule) ^ _organisations(without))
+    text = (
+        f"{name[0].upper()}{name[1:]} costs {share:.1%} of value ({_money(price, problem)}); "
+        f"without it {awards} award{'s' if awards != 1 else ''} and "
+        f"{orgs} organisation{'s' if orgs != 1 else ''} would change."
+    )
+    return RulePrice(
+        label, index, tolerance, with_rule.value, without.value, price, share, awards, orgs, text
+    )
+
+
+def price_of_rules(
+    problem: Problem,
+    backend: str = DEFAULT_BACKEND,
+    *,
+    rules: Sequence[int] | None = None,
+    tolerances: Sequence[float] | None = None,
+    options: SolverOptions | None = None,
+) -> list[RulePrice]:
+    """The value each rule costs: re-solve without it, and (EqualityGap) at other tolerances.
+
+    `rules` lists indices into ``problem.rules`` (default: every EqualityGap, Coverage,
+    NoNewGaps, OrganisationCap and MinOrganisations rule). `tolerances` are the EqualityGap
+    bands to price (default 0.02, 0.05, 0.10; an empty list prices none; ignored for a rule
+    given as a ratio band). Entries come in rule order, each rule first as given, then at each
+    tolerance. Raises InfeasibleError if the round itself has no allocation meeting every rule.
+    """
+    opts = SolverOptions() if options is None else options
+    chosen = (
+        [i for i, r in enumerate(problem.rules) if isinstance(r, EQUITY_RULES)]
+        if rules is None
+        else list(rules)
+    )
+    for i in chosen:
+        if not 0 <= i < len(problem.rules):
+            raise IndexError(f"rule index {i} is out of range (the problem has {len(problem.rules)} rules)")
+    bands = DEFAULT_TOLERANCES if tolerances is None else tuple(tolerances)
+    base = solve(problem, backend, options=opts, diagnose=False)
+    if base.status not in ("optimal", "feasible"):
+        raise InfeasibleError("the round has no allocation meeting every rule; run diagnose() first")
+    out: list[RulePrice] = []
+    for i in chosen:
+        rule = problem.rules[i]
+        rest = problem.rules[:i] + problem.rules[i + 1 :]
+        without = solve(problem.replace(rules=rest), backend, options=opts, diagnose=False)
+        out.append(_price(problem, rule.label, i, None, base, without))
+        if isinstance(rule, EqualityGap) and rule.ratio is None:
+            for t in bands:
+                band = EqualityGap.model_validate({**rule.model_dump(), "tolerance": float(t)})
+                changed = (*problem.rules[:i], band, *problem.rules[i + 1 :])
+                at = solve(problem.replace(rules=changed), backend, options=opts, diagnose=False)
+                out.append(_price(problem, rule.label, i, float(t), at, without))
+    return out
