@@ -132,7 +132,12 @@ def greedy(problem: Problem) -> tuple[Chosen, float]:
         in_pot = pot is not None and max(c.profile) <= pot.max_per_year
         if pot is not None and in_pot and spent_pot + c.cost > pot.amount:
             continue
-        if pot is not None and pot.ring_fenced and not in_pot and spent_main + c.cost > problem.budget.total - pot.amount:
+        if (
+            pot is not None
+            and pot.ring_fenced
+            and not in_pot
+            and spent_main + c.cost > problem.budget.total - pot.amount
+        ):
             continue
         chosen.append((c.application.id, None))
         spent_total += c.cost

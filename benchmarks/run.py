@@ -10,8 +10,12 @@ Sections (each compares allocate with a baseline in the same run and reports rat
   participatory budgets in bench-data/pabulib (see section_pabulib.py).
 * ``mknap``: OR-Library multidimensional knapsacks, gap to the best-known value at a fixed
   time limit, per class and backend (see section_mknap.py).
-* ``east_sussex`` and ``scale``: hooks, to be written (see `section_east_sussex` and
-  `section_scale` below).
+* ``east_sussex``: the reference round solved by every backend vs a hand-written PuLP/CBC
+  model of the same rules vs the greedy status quo (see section_east_sussex.py).
+* ``scale``: build and solve time, gap and peak memory from 173 to 173k applications
+  (see section_scale.py).
+* ``sweep``: a what-if sweep of many weightings vs a loop that rebuilds a PuLP model per
+  weighting, and the exact weight frontier's solves vs distinct allocations (section_sweep.py).
 
 The machine (CPU model, cores, RAM, Python, library and solver versions) is recorded in the
 JSON. Exit status 1 when any section reports a mismatch or an error (printed loudly at the end).
@@ -30,43 +34,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import section_east_sussex
 import section_mknap
 import section_pabulib
-from common import OUT, Column, RunContext, Section, find_data, machine, pending, render_table, write_json
-
-
-def section_east_sussex(ctx: RunContext) -> Section:
-    """HOOK (to be written by the lead): the East Sussex 2011 reference scenario.
-
-    Compare, in the same run, ``allocate.solve`` on ``allocate.scenarios.east_sussex_2011()``
-    (each backend) with a hand-written PuLP model of the same rules and with a greedy
-    baseline (best value per pound first, skipping what breaks a rule). Suggested rows: one
-    per method with value, value / allocate's value, wall time and time / allocate's time;
-    append to ``Section.mismatches`` when the PuLP optimum differs from allocate's. Return a
-    `Section` with ``columns``, ``summary`` (printed), ``rows`` (JSON) and ``notes``;
-    ``ctx.quick`` asks for a run of seconds.
-    """
-    return pending(
-        "east_sussex", "East Sussex 2011: allocate vs hand-written PuLP vs greedy", "not written yet"
-    )
-
-
-def section_scale(ctx: RunContext) -> Section:
-    """HOOK (to be written by the lead): scaling with the number of applications.
-
-    Time compile and solve on ``allocate.scenarios.scaled(factor)`` for growing factors
-    (quick: the smallest two), per backend, against a baseline measured in the same run
-    (e.g. the smallest size, or a plain PuLP model), reporting time ratios and build/solve
-    split. Same `Section` contract as `section_east_sussex`.
-    """
-    return pending("scale", "Scaling: compile and solve time vs number of applications", "not written yet")
-
+import section_scale
+import section_sweep
+from common import OUT, Column, RunContext, Section, find_data, machine, render_table, write_json
 
 SECTIONS: dict[str, Callable[[RunContext], Section]] = {
     "pabulib": section_pabulib.run,
     "mknap": section_mknap.run,
-    "east_sussex": section_east_sussex,
-    "scale": section_scale,
+    "east_sussex": section_east_sussex.run,
+    "scale": section_scale.run,
+    "sweep": section_sweep.section,
 }
 
 
