@@ -50,6 +50,9 @@ SECTIONS: dict[str, Callable[[RunContext], Section]] = {
 }
 
 
+DEFAULT_SECTIONS = ("pabulib", "mknap", "east_sussex", "scale")
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The machine and every section's summary table of a results JSON, as Markdown."""
     m = results["machine"]
@@ -85,7 +88,11 @@ def _load() -> float | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="subsets and short time limits (< 2 minutes)")
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--sections",
+        default=",".join(DEFAULT_SECTIONS),
+        help=f"comma list of {', '.join(SECTIONS)} (default: all but sweep, which takes ~20 min in full mode)",
+    )
     parser.add_argument("--data", help="bench-data folder (default: shared/bench-data beside the repo)")
     parser.add_argument("--out", type=Path, default=OUT / "results.json", help="JSON output file")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="parallel MKP solves")

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from allocate.model import Problem
 from allocate.result import Allocation
+from allocate.rules import NoNewGaps
 from allocate.summary import pounds
-from allocate.tally import Tally, cell_key
+from allocate.tally import Tally
 from allocate.verify import resolve
 
 NO_GROUP = "(none stated)"
@@ -109,15 +110,7 @@ class EqualitySummary:
 
 def served_today(problem: Problem) -> list[str]:
     """Cells (district:client group) served by applications that continue a service today."""
-    everywhere = tuple(d.id for d in problem.districts)
-    cells = {
-        cell_key(d, g)
-        for a in problem.applications
-        if a.continues_service
-        for d in (a.districts or everywhere)
-        for g in a.client_groups
-    }
-    return [k for k in Tally(problem, ()).keys("cell") if k in cells]
+    return NoNewGaps().served_today(problem)
 
 
 def equality_summary(problem: Problem, allocation: Allocation) -> EqualitySummary:
