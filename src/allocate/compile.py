@@ -139,11 +139,9 @@ class CompileContext:
             # Each (candidate, district) entry pairs with every group of that candidate.
             starts, ends = g.indptr[d.row], g.indptr[d.row + 1]
             reps = ends - starts
-            idx = (
-                np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
-                if len(reps)
-                else np.zeros(0, dtype=np.int64)
-            )
+            # idx runs over starts[k] .. ends[k] - 1 for every entry k, without a Python loop.
+            offsets = np.repeat(np.cumsum(reps) - reps, reps)
+            idx = np.repeat(starts, reps) + (np.arange(int(reps.sum())) - offsets)
             rows = np.repeat(d.row, reps)
             cols = np.repeat(d.col, reps) * n_g + g.indices[idx]
             w = np.repeat(d.data, reps) * g.data[idx]

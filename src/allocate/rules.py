@@ -345,7 +345,8 @@ class NoNewGaps(RuleBase):
         cells = self.served_today(ctx.problem)
         if not cells:
             return
-        served = ctx.serve("cell").T.tocsr()[[keys.index(k) for k in cells]]
+        position = {k: i for i, k in enumerate(keys)}
+        served = ctx.serve("cell").T.tocsr()[[position[k] for k in cells]]
         ctx.add_rows([f"NoNewGaps[{k}]" for k in cells], 1.0, math.inf, x=served)
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:

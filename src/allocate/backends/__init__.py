@@ -9,8 +9,8 @@ from allocate.backends.highs import HighsBackend
 from allocate.backends.mip import MipBackend
 from allocate.errors import SolverError
 
-NAMES: tuple[str, ...] = ("highs", "cbc", "cpsat", "scip")
-DEFAULT_BACKEND = "highs"
+NAMES: tuple[str, ...] = ("cbc", "highs", "cpsat", "scip")
+DEFAULT_BACKEND = "cbc"  # fastest to proven optimality in benchmarks/RESULTS.md (East Sussex, scale)
 
 
 def get_backend(name: str) -> Backend:
