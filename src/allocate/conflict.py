@@ -47,14 +47,17 @@ def find_conflict(
     model: CompiledProblem, backend: Backend, options: SolverOptions
 ) -> tuple[list[str], list[str]]:
     """(names of an irreducible set of clashing rule groups, labels of clashing rows)."""
-    structural = model.row_rule == TOTAL_RULE
+    # T's definition and "organisation funded" links only define auxiliary variables: they can
+    # never clash on their own, so they are always kept and never named.
+    links = np.array([label.startswith("MinOrganisations.link[") for label in model.row_labels], dtype=bool)
+    structural = (model.row_rule == TOTAL_RULE) | links
     groups = [g for g in np.unique(model.row_rule) if g != TOTAL_RULE]
     active = set(groups)
     for g in groups:
         trial = active - {g}
         if not _feasible(model, structural | np.isin(model.row_rule, list(trial)), backend, options):
             active = trial
-    rows_mask = np.isin(model.row_rule, list(active))
+    rows_mask = np.isin(model.row_rule, list(active)) & ~structural
     rows = [int(i) for i in np.flatnonzero(rows_mask)]
     if len(rows) <= MAX_ROWS_FOR_ROW_FILTER:
         keep = set(rows)

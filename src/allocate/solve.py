@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -21,6 +22,7 @@ from allocate.tally import candidate_value
 from allocate.verify import verify
 
 
+@functools.cache
 def library_version() -> str:
     try:
         return version("allocate")

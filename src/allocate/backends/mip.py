@@ -21,6 +21,8 @@ _PARAMS = {
     "scip": "limits/gap = {gap}\nrandomization/randomseedshift = {seed}\nnumerics/feastol = 1e-9",
 }
 
+_VERSION = f"OR-Tools {version('ortools')}"  # read once: metadata lookups cost ~1 ms
+
 
 class MipBackend:
     """A MIP solver shipped in OR-Tools: ``highs`` or ``scip``."""
@@ -116,7 +118,7 @@ class MipSession:
             objective=obj,
             bound=bound,
             solver=self.name,
-            version=f"OR-Tools {version('ortools')}",
+            version=_VERSION,
             seconds=time.perf_counter() - start,
             message=f"{status.name}",
         )
