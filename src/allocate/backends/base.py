@@ -70,6 +70,40 @@ class Session(Protocol):
         ...
 
 
+class PinningSession:
+    """Shared `solve` of the sessions: pin variables for one solve, then restore their bounds.
+
+    Subclasses set `lb` and `ub` (the model's own bounds) and implement `_set_bounds` and
+    `_solve`.
+    """
+
+    lb: np.ndarray
+    ub: np.ndarray
+
+    def solve(
+        self,
+        objective: np.ndarray,
+        options: SolverOptions,
+        hint: np.ndarray | None = None,
+        fix: Mapping[int, int] | None = None,
+    ) -> RawSolution:
+        cols = np.fromiter((fix or {}).keys(), dtype=np.int64)
+        if len(cols):
+            values = np.fromiter((fix or {}).values(), dtype=np.float64)
+            self._set_bounds(cols, values, values)
+        try:
+            return self._solve(objective, options, hint)
+        finally:
+            if len(cols):
+                self._set_bounds(cols, self.lb[cols], self.ub[cols])
+
+    def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:
+        raise NotImplementedError
+
+
 class Backend(Protocol):
     """A solver adapter: loads a compiled problem into a Session."""
 

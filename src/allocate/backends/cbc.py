@@ -12,12 +12,11 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping
 
 import numpy as np
 import pulp
 
-from allocate.backends.base import RawSolution, RawStatus, SolverOptions, proven
+from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven
 from allocate.compile import CompiledProblem
 from allocate.errors import SolverError
 
@@ -55,7 +54,7 @@ class CbcBackend:
         return CbcSession(model)
 
 
-class CbcSession:
+class CbcSession(PinningSession):
     """The PuLP model built once; each solve sets a new objective (PuLP re-sends it to CBC)."""
 
     def __init__(self, model: CompiledProblem) -> None:
@@ -85,23 +84,12 @@ class CbcSession:
             if math.isfinite(hi):
                 prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, rhs=hi), f"r{i}_hi")
         self.prob, self.xs = prob, xs
+        self.lb, self.ub = model.var_lb, model.var_ub
         self.build_seconds = time.perf_counter() - start
 
-    def solve(
-        self,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-        fix: Mapping[int, int] | None = None,
-    ) -> RawSolution:
-        saved = {j: (self.xs[j].lowBound, self.xs[j].upBound) for j in fix or {}}
-        for j, v in (fix or {}).items():
-            self.xs[j].lowBound = self.xs[j].upBound = float(v)
-        try:
-            return self._solve(objective, options, hint)
-        finally:
-            for j, (lo, hi) in saved.items():
-                self.xs[j].lowBound, self.xs[j].upBound = lo, hi
+    def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        for j, low, high in zip(cols, lo, hi, strict=True):
+            self.xs[j].lowBound, self.xs[j].upBound = float(low), float(high)
 
     def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:
         start = time.perf_counter()

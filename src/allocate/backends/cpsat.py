@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
 from importlib.metadata import version
 
 import numpy as np
 import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
-from allocate.backends.base import RawSolution, RawStatus, SolverOptions, proven
+from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven
 from allocate.compile import TOTAL_RULE, CompiledProblem
 from allocate.errors import SolverError
 
@@ -77,7 +76,7 @@ class CpSatBackend:
         return CpSatSession(model)
 
 
-class CpSatSession:
+class CpSatSession(PinningSession):
     """The integer-scaled model built once; each solve replaces only the objective."""
 
     def __init__(self, model: CompiledProblem) -> None:
@@ -117,26 +116,14 @@ class CpSatSession:
                 cp.add(expr >= math.ceil(lo * s - err))
         self.cp = cp
         self.xs = xs
+        self.lb, self.ub = model.var_lb, ub.astype(np.float64)
         self.build_seconds = time.perf_counter() - start
 
-    def solve(
-        self,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-        fix: Mapping[int, int] | None = None,
-    ) -> RawSolution:
+    def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         variables = self.cp.proto.variables
-        saved = {j: (variables[j].domain[0], variables[j].domain[1]) for j in fix or {}}
-        for j, v in (fix or {}).items():
-            variables[j].domain[0] = int(v)
-            variables[j].domain[1] = int(v)
-        try:
-            return self._solve(objective, options, hint)
-        finally:
-            for j, (lo, hi) in saved.items():
-                variables[j].domain[0] = lo
-                variables[j].domain[1] = hi
+        for j, low, high in zip(cols, lo, hi, strict=True):
+            variables[int(j)].domain[0] = int(low)
+            variables[int(j)].domain[1] = int(high)
 
     def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:
         start = time.perf_counter()

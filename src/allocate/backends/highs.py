@@ -8,13 +8,12 @@ replaced for each what-if solve, and the status, incumbent, bound and gap are Hi
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from importlib.metadata import version
 
 import highspy
 import numpy as np
 
-from allocate.backends.base import RawSolution, RawStatus, SolverOptions, proven, quiet_stdout
+from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven, quiet_stdout
 from allocate.compile import CompiledProblem
 from allocate.errors import SolverError
 
@@ -32,7 +31,7 @@ class HighsBackend:
         return HighsSession(model)
 
 
-class HighsSession:
+class HighsSession(PinningSession):
     """The model loaded once into a Highs instance; each solve sets a new objective."""
 
     def __init__(self, model: CompiledProblem) -> None:
@@ -64,22 +63,8 @@ class HighsSession:
         self.lb, self.ub = model.var_lb, model.var_ub
         self.build_seconds = time.perf_counter() - start
 
-    def solve(
-        self,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-        fix: Mapping[int, int] | None = None,
-    ) -> RawSolution:
-        fixed = np.fromiter((fix or {}).keys(), dtype=np.int32)
-        if len(fixed):
-            values = np.fromiter((fix or {}).values(), dtype=np.float64)
-            self.h.changeColsBounds(len(fixed), fixed, values, values)
-        try:
-            return self._solve(objective, options, hint)
-        finally:
-            if len(fixed):
-                self.h.changeColsBounds(len(fixed), fixed, self.lb[fixed], self.ub[fixed])
+    def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        self.h.changeColsBounds(len(cols), cols.astype(np.int32), lo, hi)
 
     def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:
         start = time.perf_counter()

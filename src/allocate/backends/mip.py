@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from importlib.metadata import version
 
 import numpy as np
 from ortools.linear_solver.python import model_builder_helper as mbh
 
-from allocate.backends.base import RawSolution, RawStatus, SolverOptions, proven, quiet_stdout
+from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven, quiet_stdout
 from allocate.compile import CompiledProblem
 from allocate.errors import SolverError
 
@@ -34,7 +33,7 @@ class MipBackend:
         return MipSession(self.name, model)
 
 
-class MipSession:
+class MipSession(PinningSession):
     """The model loaded once into OR-Tools' model builder; each solve sets a new objective."""
 
     def __init__(self, name: str, model: CompiledProblem) -> None:
@@ -56,22 +55,10 @@ class MipSession:
         self.helper.set_maximize(True)
         self.build_seconds = time.perf_counter() - start
 
-    def solve(
-        self,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-        fix: Mapping[int, int] | None = None,
-    ) -> RawSolution:
-        for j, v in (fix or {}).items():
-            self.helper.set_var_lower_bound(j, float(v))
-            self.helper.set_var_upper_bound(j, float(v))
-        try:
-            return self._solve(objective, options, hint)
-        finally:
-            for j in fix or {}:
-                self.helper.set_var_lower_bound(j, float(self.lb[j]))
-                self.helper.set_var_upper_bound(j, float(self.ub[j]))
+    def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        for j, low, high in zip(cols, lo, hi, strict=True):
+            self.helper.set_var_lower_bound(int(j), float(low))
+            self.helper.set_var_upper_bound(int(j), float(high))
 
     def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:
         start = time.perf_counter()
