@@ -26,6 +26,7 @@ from allocate import (
     Problem,
 )
 from allocate.candidates import candidates
+from allocate.greedy import rank_and_fund
 from allocate.tally import Tally, candidate_value
 
 Chosen = list[tuple[str, str | None]]
@@ -112,38 +113,7 @@ def hand_pulp(problem: Problem, time_limit: float | None = None) -> tuple[Chosen
 
 
 def greedy(problem: Problem) -> tuple[Chosen, float]:
-    """Rank by outcome score, fund down the list while the budget (and pot) allow."""
+    """The status quo (allocate.greedy.rank_and_fund), timed."""
     start = time.perf_counter()
-    passmark = next((r for r in problem.rules if isinstance(r, PassMark)), None)
-    pot = next((r for r in problem.rules if isinstance(r, Pot)), None)
-    cands = [c for c in candidates(problem) if c.variant is None]
-    cands.sort(key=lambda c: (-c.outcome_score, c.application.id))
-    years = list(problem.budget.per_year or (problem.budget.total,))
-    spent_total, spent_years, spent_pot, spent_main = 0, [0] * len(years), 0, 0
-    chosen: Chosen = []
-    for c in cands:
-        if passmark is not None and passmark.fails(c.outcome_score, c.social_scores):
-            continue
-        profile = c.profile if problem.budget.per_year else (c.cost,)
-        if spent_total + c.cost > problem.budget.total:
-            continue
-        if any(s + p > limit for s, p, limit in zip(spent_years, profile, years, strict=True)):
-            continue
-        in_pot = pot is not None and max(c.profile) <= pot.max_per_year
-        if pot is not None and in_pot and spent_pot + c.cost > pot.amount:
-            continue
-        if (
-            pot is not None
-            and pot.ring_fenced
-            and not in_pot
-            and spent_main + c.cost > problem.budget.total - pot.amount
-        ):
-            continue
-        chosen.append((c.application.id, None))
-        spent_total += c.cost
-        spent_years = [s + p for s, p in zip(spent_years, profile, strict=True)]
-        if in_pot:
-            spent_pot += c.cost
-        else:
-            spent_main += c.cost
+    chosen = rank_and_fund(problem)
     return chosen, time.perf_counter() - start
