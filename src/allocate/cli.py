@@ -1,4 +1,4 @@
-"""Command line: ``allocate demo``, ``allocate solve PROBLEM`` and ``allocate equality PROBLEM``.
+"""Command line: ``allocate demo | solve | equality | report | sweep | bench``.
 
 PROBLEM is a .json file, an .xlsx workbook or a folder of CSV files (see docs/data.md).
 """
@@ -16,7 +16,7 @@ from allocate.errors import AllocateError
 from allocate.io.read import read_problem
 from allocate.io.threesixty import write_360giving_csv, write_360giving_json
 from allocate.io.write import write_allocation, write_csv
-from allocate.model import Weights
+from allocate.model import Problem, Weights
 from allocate.solve import solve
 from allocate.summary import summarise
 
@@ -53,11 +53,153 @@ def _parser() -> argparse.ArgumentParser:
     )
     equality.add_argument("problem", type=Path)
     equality.add_argument("--csv", type=Path, default=None, help="also write the summary as CSV here")
+    sweep_cmd = sub.add_parser("sweep", help="solve many social value shares (progress bar), print a table")
+    sweep_cmd.add_argument("problem", type=Path, nargs="?", default=None)
+    sweep_cmd.add_argument("--demo", action="store_true", help="use the East Sussex 2011 scenario")
+    sweep_cmd.add_argument("--steps", type=int, default=11, help="shares 0, 1/(steps-1), ..., 1")
+    sweep_cmd.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
+    sweep_cmd.add_argument("--out", type=Path, default=None, help="write the table as CSV here")
+    bench = sub.add_parser("bench", help="East Sussex reference: every backend vs the greedy status quo")
+    bench.add_argument("--seed", type=int, default=2011)
+    bench.add_argument("--time-limit", type=float, default=120.0)
+    report = sub.add_parser("report", help="solve and write a self-contained HTML report")
+    report.add_argument("problem", type=Path, nargs="?", default=None)
+    report.add_argument("--demo", action="store_true", help="use the East Sussex 2011 scenario")
+    report.add_argument("--frontier", action="store_true", help="include the weight frontier (slow)")
+    report.add_argument(
+        "--explain", type=int, default=0, metavar="N", help="explain the first N applications"
+    )
+    report.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
+    report.add_argument("--out", type=Path, required=True, help="the .html file to write")
     return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from allocate.explain import explain
+    from allocate.frontier import frontier
+    from allocate.report import html_report
+
+    if args.demo == (args.problem is not None):
+        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
+        return 2
+    try:
+        if args.demo:
+            from allocate.scenarios import east_sussex_2011
+
+            problem = east_sussex_2011()
+        else:
+            problem = read_problem(args.problem)
+        allocation = solve(problem, args.backend)
+        front = frontier(problem, args.backend) if args.frontier else None
+        wanted = [a.id for a in problem.applications[: args.explain]]
+        expl = explain(problem, allocation, args.backend, applications=wanted) if wanted else None
+        args.out.write_text(
+            html_report(problem, allocation, frontier=front, explanations=expl), encoding="utf-8"
+        )
+    except (AllocateError, OSError, json.JSONDecodeError) as exc:
+        print(f"allocate: error: {exc}", file=sys.stderr)
+        return 2
+    print(summarise(problem, allocation))
+    print(f"report written to {args.out}")
+    return 0 if allocation.status in ("optimal", "feasible") else 1
+
+
+def _bench(seed: int, time_limit: float) -> int:
+    """Solve the East Sussex reference with every backend and the greedy status quo; print ratios."""
+    import time
+
+    from allocate.greedy import rank_and_fund
+    from allocate.scenarios import east_sussex_2011
+    from allocate.summary import pounds
+    from allocate.verify import verify
+
+    problem = east_sussex_2011(seed)
+    rows: list[tuple[str, str, int, float, int, float, int]] = []
+    for name in NAMES:
+        start = time.perf_counter()
+        a = solve(problem, name, time_limit=time_limit)
+        rows.append((name, a.status, len(a.awards), a.value, a.total, time.perf_counter() - start, 0))
+    start = time.perf_counter()
+    chosen = rank_and_fund(problem)
+    g = verify(problem, chosen)
+    rows.append(
+        ("greedy", "heuristic", len(chosen), g.value, g.total, time.perf_counter() - start, len(g.violations))
+    )
+    best = max(r[3] for r in rows[:-1]) or 1.0
+    fastest = (
+        min(r[5] for r in rows[:-1] if r[1] == "optimal") if any(r[1] == "optimal" for r in rows) else 1.0
+    )
+    print(f"East Sussex 2011 reference, seed {seed}, time limit {time_limit:g} s, one thread")
+    print(
+        f"{'method':<8} {'status':<10} {'awards':>6} {'value':>13} {'value/opt':>9} {'awarded':>15} {'time s':>8} {'time/fastest':>12} {'rules broken':>12}"
+    )
+    for name, status, n, value, total, seconds, broken in rows:
+        print(
+            f"{name:<8} {status:<10} {n:>6} {value:>13,.1f} {value / best:>9.4f} {pounds(total):>15} "
+            f"{seconds:>8.2f} {seconds / fastest:>12.2f} {broken:>12}"
+        )
+    return 0
+
+
+def _sweep(problem: Problem, shares: list[float], backend: str, out: Path | None) -> int:
+    """Solve every social value share with a Rich progress bar; print (and optionally save) a table."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from allocate.whatif import sweep
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("solving weightings", total=len(shares))
+        results = sweep(
+            problem, shares, backend, progress=lambda done, total: bar.update(task, completed=done)
+        )
+    table = Table(title=f"{problem.name}: value by social value share")
+    for column in ("share", "status", "awards", "value", "outcome", "social", "awarded £"):
+        table.add_column(column, justify="right")
+    lines = ["share,status,awards,value,value_outcome,value_social,total_pence"]
+    for share, a in zip(shares, results, strict=True):
+        table.add_row(
+            f"{share:.3f}",
+            a.status,
+            str(len(a.awards)),
+            f"{a.value:,.1f}",
+            f"{a.value_outcome:,.1f}",
+            f"{a.value_social:,.1f}",
+            f"{a.total / 100:,.2f}",
+        )
+        lines.append(
+            f"{share},{a.status},{len(a.awards)},{a.value},{a.value_outcome},{a.value_social},{a.total}"
+        )
+    Console(width=120).print(table)
+    if out is not None:
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"sweep written to {out}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "report":
+        return _report(args)
+    try:
+        if args.command == "bench":
+            return _bench(args.seed, args.time_limit)
+        if args.command == "sweep":
+            if (args.problem is None) == (not args.demo):
+                print("allocate: error: give a PROBLEM or --demo", file=sys.stderr)
+                return 2
+            if args.demo:
+                from allocate.scenarios import east_sussex_2011
+
+                round_ = east_sussex_2011()
+            else:
+                round_ = read_problem(args.problem)
+            shares = [i / max(1, args.steps - 1) for i in range(max(1, args.steps))]
+            return _sweep(round_, shares, args.backend, args.out)
+    except (AllocateError, OSError, json.JSONDecodeError) as exc:
+        print(f"allocate: error: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "demo":
             from allocate.scenarios import east_sussex_2011
