@@ -15,6 +15,7 @@ claiming optimality below a known feasible value.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import multiprocessing as mp
 import time
 from decimal import Decimal
 from typing import Any
@@ -152,7 +153,7 @@ def run(ctx: RunContext) -> Section:
         "parallel_solves": ctx.jobs,
     }
     tasks = [(label, data, ref, limit, b) for label, data, ref, limit in plan for b in backends]
-    with cf.ProcessPoolExecutor(max_workers=ctx.jobs) as pool:
+    with cf.ProcessPoolExecutor(max_workers=ctx.jobs, mp_context=mp.get_context("spawn")) as pool:
         futures = {
             pool.submit(_solve_one, data, b, limit, ref): (label, limit)
             for label, data, ref, limit, b in tasks

@@ -7,6 +7,7 @@ column compares each size with the reference size (173 applications) in the same
 from __future__ import annotations
 
 import concurrent.futures as cf
+import multiprocessing as mp
 import resource
 import time
 from typing import Any
@@ -76,7 +77,7 @@ def run(ctx: RunContext) -> Section:
                     "CBC skipped at 173k applications: building the PuLP model alone takes minutes"
                 )
                 continue
-            with cf.ProcessPoolExecutor(max_workers=1) as pool:
+            with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
                 try:
                     row = pool.submit(_one, factor, backend, limit).result()
                 except Exception as exc:  # report, keep going
