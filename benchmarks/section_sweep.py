@@ -12,6 +12,7 @@ Run alone: ``python benchmarks/section_sweep.py [--full]``; ``run(quick)`` retur
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -36,7 +37,7 @@ def run(quick: bool) -> dict[str, Any]:
     workers = 2
 
     start = time.perf_counter()
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         allocations = sweep(problem, shares, executor=pool)
     sweep_seconds = time.perf_counter() - start
 
