@@ -23,7 +23,7 @@ _VERSION = f"HiGHS {version('highspy')}"  # read once: metadata lookups cost ~1 
 
 
 class HighsBackend:
-    """HiGHS's branch-and-cut MIP solver (the default backend)."""
+    """HiGHS's branch-and-cut MIP solver (the choice for very large rounds and time-limited runs)."""
 
     name = "highs"
 
