@@ -13,6 +13,7 @@ from allocate.compile import CompiledProblem, compile_problem
 from allocate.diagnose import Diagnosis, diagnose
 from allocate.errors import (
     AllocateError,
+    CertificationError,
     InfeasibleError,
     InvalidProblemError,
     SolverError,
@@ -22,7 +23,7 @@ from allocate.explain import Explanations, explain
 from allocate.frontier import Frontier, FrontierPoint, frontier
 from allocate.model import Application, Budget, ClientGroup, District, Problem, ScoreScale, Variant, Weights
 from allocate.price import RulePrice, price_of_rules
-from allocate.result import Allocation, Award, RuleReport
+from allocate.result import Allocation, Award, Certificate, RuleReport
 from allocate.robustness import Robustness, ScoreNoise, robustness
 from allocate.rules import (
     Coverage,
@@ -50,6 +51,8 @@ __all__ = [
     "Application",
     "Award",
     "Budget",
+    "Certificate",
+    "CertificationError",
     "ClientGroup",
     "Comparison",
     "CompiledProblem",

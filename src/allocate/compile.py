@@ -9,6 +9,19 @@ and auxiliary binaries (e.g. "organisation funded"). Every row carries a label l
 
 Arrays are built column-wise with numpy; the only pass over applications is the one
 that reads their fields into arrays.
+
+Every row reaches the solvers with a margin outside its stated bounds (`row_margin`), so that
+no allocation that meets a rule sits on the edge of a solver's feasibility tolerance:
+
+* a row of whole numbers over 0/1 awards (money in pence, counts) can only take whole values,
+  so widening it by half a unit changes nothing it accepts, and gives every solver half a
+  penny (or half an award) of room for its own tolerances;
+* a row with fractions (money attributed pro rata, shares of the total) is widened by
+  `FRACTION_MARGIN` pence: an exact tie (a share exactly on its bound, which floating point
+  may compute a few 1e-9 pence on the wrong side) is feasible for every solver. Such rules
+  are met to within a thousandth of a penny; the verifier checks them to within a penny.
+
+`row_lo`/`row_hi` hold the widened bounds the solvers see; `stated_lo`/`stated_hi` the rules' own.
 """
 
 from __future__ import annotations
@@ -47,6 +60,12 @@ TOTAL_RULE = -3
 ANALYSIS_RULE = -4
 
 ArrayLike = float | Sequence[float] | np.ndarray
+
+WHOLE_MARGIN = 0.5
+"""Margin of a row whose coefficients and bounds are whole numbers over integer variables."""
+FRACTION_MARGIN = 1e-3
+"""Margin (pence) of a row with fractional coefficients: far above floating-point noise on sums
+up to MAX_PENCE, far below a penny, and not a round fraction (so no share lands exactly on it)."""
 
 
 @dataclass
@@ -243,6 +262,8 @@ class CompiledProblem:
     row_hi: np.ndarray
     row_labels: tuple[str, ...]
     row_rule: np.ndarray
+    row_margin: np.ndarray
+    """How far row_lo/row_hi lie outside the rules' stated bounds (see the module docstring)."""
     var_lb: np.ndarray
     var_ub: np.ndarray
     integer: np.ndarray
@@ -262,6 +283,16 @@ class CompiledProblem:
     def n_vars(self) -> int:
         return len(self.var_labels)
 
+    @property
+    def stated_lo(self) -> np.ndarray:
+        """Row lower bounds as the rules state them (without the solver margin)."""
+        return np.asarray(self.row_lo + self.row_margin)
+
+    @property
+    def stated_hi(self) -> np.ndarray:
+        """Row upper bounds as the rules state them (without the solver margin)."""
+        return np.asarray(self.row_hi - self.row_margin)
+
     def with_row(
         self, coefs: np.ndarray, lo: float, hi: float, label: str, rule: int = ANALYSIS_RULE
     ) -> CompiledProblem:
@@ -274,6 +305,7 @@ class CompiledProblem:
             row_hi=np.append(self.row_hi, hi),
             row_labels=(*self.row_labels, label),
             row_rule=np.append(self.row_rule, rule),
+            row_margin=np.append(self.row_margin, 0.0),
         )
 
     def objective(self, weights: Weights | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -351,14 +383,19 @@ def _assemble(problem: Problem, ctx: CompileContext) -> CompiledProblem:
         integer[ctx.total_col] = False
     labels = tuple(c.id for c in ctx.candidates) + tuple(ctx.aux_labels)
     scale = problem.scale
+    lo = np.concatenate(ctx.rows.lo) if ctx.rows.lo else np.zeros(0)
+    hi = np.concatenate(ctx.rows.hi) if ctx.rows.hi else np.zeros(0)
+    rule = np.concatenate(ctx.rows.rule) if ctx.rows.rule else np.zeros(0, dtype=np.int64)
+    margin = _margins(A, lo, hi, integer, rule)
     return CompiledProblem(
         problem=problem,
         candidates=ctx.candidates,
         A=A,
-        row_lo=np.concatenate(ctx.rows.lo) if ctx.rows.lo else np.zeros(0),
-        row_hi=np.concatenate(ctx.rows.hi) if ctx.rows.hi else np.zeros(0),
+        row_lo=lo - margin,
+        row_hi=hi + margin,
         row_labels=tuple(ctx.rows.labels),
-        row_rule=np.concatenate(ctx.rows.rule) if ctx.rows.rule else np.zeros(0, dtype=np.int64),
+        row_rule=rule,
+        row_margin=margin,
         var_lb=np.zeros(n_vars),
         var_ub=var_ub,
         integer=integer,
@@ -369,3 +406,21 @@ def _assemble(problem: Problem, ctx: CompileContext) -> CompiledProblem:
         beneficiaries=ctx.beneficiaries,
         total_col=ctx.total_col,
     )
+
+
+def _margins(
+    A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, integer: np.ndarray, rule: np.ndarray
+) -> np.ndarray:
+    """Each row's margin: half a unit for whole-number rows, FRACTION_MARGIN otherwise.
+
+    T's own definition (an equation with a continuous T) is exact and keeps no margin.
+    """
+    row_of = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    fractional = (A.data != np.round(A.data)) | ~integer[A.indices]
+    whole = np.bincount(row_of[fractional], minlength=A.shape[0]) == 0
+    for bound in (lo, hi):
+        finite = np.isfinite(bound)
+        whole &= ~finite | (bound == np.round(np.where(finite, bound, 0.0)))
+    margin = np.where(whole, WHOLE_MARGIN, FRACTION_MARGIN)
+    margin[rule == TOTAL_RULE] = 0.0
+    return margin

@@ -27,6 +27,7 @@ def restrict(model: CompiledProblem, keep: np.ndarray) -> CompiledProblem:
         row_hi=model.row_hi[keep],
         row_labels=tuple(lbl for lbl, k in zip(model.row_labels, keep, strict=True) if k),
         row_rule=model.row_rule[keep],
+        row_margin=model.row_margin[keep],
     )
 
 
@@ -43,14 +44,17 @@ def group_name(model: CompiledProblem, group: int) -> str:
     return model.problem.rules[group].label
 
 
+def structural_rows(model: CompiledProblem) -> np.ndarray:
+    """Rows that only define auxiliary variables (T, "organisation funded"): never a clash alone."""
+    links = np.array([label.startswith("MinOrganisations.link[") for label in model.row_labels], dtype=bool)
+    return np.asarray((model.row_rule == TOTAL_RULE) | links)
+
+
 def find_conflict(
     model: CompiledProblem, backend: Backend, options: SolverOptions
 ) -> tuple[list[str], list[str]]:
     """(names of an irreducible set of clashing rule groups, labels of clashing rows)."""
-    # T's definition and "organisation funded" links only define auxiliary variables: they can
-    # never clash on their own, so they are always kept and never named.
-    links = np.array([label.startswith("MinOrganisations.link[") for label in model.row_labels], dtype=bool)
-    structural = (model.row_rule == TOTAL_RULE) | links
+    structural = structural_rows(model)
     groups = [g for g in np.unique(model.row_rule) if g != TOTAL_RULE]
     active = set(groups)
     for g in groups:

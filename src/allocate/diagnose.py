@@ -126,8 +126,9 @@ def _elastic(
         amount = float(raw.x[model.n_vars + j])
         if amount > 1e-6:
             unit = _unit(model.row_labels[r])
-            amount = math.ceil(amount - 1e-9)  # whole pence / whole awards
-            limit = float(model.row_lo[r] if low else model.row_hi[r])
+            # Measured from the stated bound, not the solver's widened one; whole pence / awards.
+            amount = math.ceil(amount + model.row_margin[r] - 1e-9)
+            limit = float(model.stated_lo[r] if low else model.stated_hi[r])
             out.append(
                 Relaxation(
                     model.row_labels[r],

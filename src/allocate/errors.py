@@ -34,3 +34,15 @@ class VerificationError(AllocateError):
     def __init__(self, message: str, violations: tuple[str, ...] = ()) -> None:
         self.violations = violations
         super().__init__(message)
+
+
+class CertificationError(AllocateError):
+    """A second solver contradicted the first one's claim ("optimal" or "infeasible").
+
+    `claim` and `check` describe both answers; neither is chosen silently.
+    """
+
+    def __init__(self, message: str, claim: str, check: str) -> None:
+        self.claim = claim
+        self.check = check
+        super().__init__(message)

@@ -22,7 +22,7 @@ from allocate.compile import compile_problem
 from allocate.errors import InfeasibleError
 from allocate.model import Problem
 from allocate.result import Allocation
-from allocate.solve import finish
+from allocate.finish import finish
 from allocate.whatif import as_weights
 
 REL_TOL = 1e-9

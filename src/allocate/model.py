@@ -14,7 +14,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, fi
 
 from allocate.errors import InvalidProblemError
 from allocate.rules import Rule
-from allocate.schema import Frozen, Name, Pence, Score
+from allocate.schema import MAX_COUNT, Count, Frozen, Name, Pence, Score
 
 SOCIAL_OBJECTIVES: tuple[str, ...] = ("SC1", "SC2", "SC3", "SC4", "SC5", "SC6")
 """Default codes of the six building-social-capital objectives (placeholders, see docs)."""
@@ -24,15 +24,15 @@ class District(Frozen):
     """A geographic area served: population for pro-rata attribution, need for equality rules."""
 
     id: Name
-    population: Annotated[int, Field(strict=True, gt=0)]
-    need: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] = 1.0
+    population: Annotated[int, Field(strict=True, gt=0, le=MAX_COUNT)]
+    need: Annotated[float, Field(strict=True, gt=0, le=1e12, allow_inf_nan=False)] = 1.0
 
 
 class ClientGroup(Frozen):
     """A client group of the prospectus (carers, older people, ...); need is its relative weight."""
 
     id: Name
-    need: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] = 1.0
+    need: Annotated[float, Field(strict=True, gt=0, le=1e12, allow_inf_nan=False)] = 1.0
 
 
 class Variant(Frozen):
@@ -47,7 +47,7 @@ class Variant(Frozen):
     outcome_score: Score | None = None
     social_scores: tuple[Score, ...] | None = None
     districts: tuple[Name, ...] | None = None
-    beneficiaries: Annotated[int, Field(strict=True, ge=0)] | None = None
+    beneficiaries: Count | None = None
 
     @field_validator("cost_profile")
     @classmethod
@@ -70,7 +70,7 @@ class Application(Frozen):
     outcome_score: Score
     social_scores: tuple[Score, ...] = Field(default=(0.0,) * 6)
     panel: StrictStr = ""
-    beneficiaries: Annotated[int, Field(strict=True, ge=0)] | None = None
+    beneficiaries: Count | None = None
     equality_groups: tuple[StrictStr, ...] = ()
     continues_service: StrictBool = False
     variants: tuple[Variant, ...] = ()
@@ -144,7 +144,7 @@ class Weights(Frozen):
 
     social_value_share: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] = 0.2
     social_objective_weights: (
-        tuple[Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)], ...] | None
+        tuple[Annotated[float, Field(strict=True, ge=0, le=1e12, allow_inf_nan=False)], ...] | None
     ) = None
     value_form: ValueForm = "quality_pounds"
 

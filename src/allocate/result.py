@@ -54,6 +54,26 @@ class SolverInfo(Frozen):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
+class Certificate(Frozen):
+    """A second, different backend's check of the first one's claim (see docs/engine.md).
+
+    For "optimal": the checker, started from the allocation, found nothing better than its
+    value (beyond `VALUE_TOLERANCE`) and proved a bound within the requested gap of it. For
+    "feasible": the checker found nothing above the claimed bound. For "infeasible": the
+    checker also finds no allocation, both for the whole round and for the named conflict alone.
+    `confirmed` is False only when the checker stopped (time limit) before settling the claim;
+    a contradiction raises CertificationError instead.
+    """
+
+    backend: str
+    status: Status
+    value: float | None = None
+    bound: float | None = None
+    seconds: float
+    confirmed: bool
+    note: str = ""
+
+
 class Allocation(Frozen):
     """The result of `solve`: awards, value, bound and gap, per-rule report and provenance.
 
@@ -75,6 +95,7 @@ class Allocation(Frozen):
     solver: SolverInfo
     verified: bool = False
     fingerprint: str
+    certificate: Certificate | None = None
 
     @property
     def funded(self) -> frozenset[str]:

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from pydantic import Field, StrictBool, model_validator
 
 from allocate.errors import InvalidProblemError
-from allocate.schema import Frozen, Pence
+from allocate.schema import MAX_COUNT, Count, Frozen, Pence, PenceOrZero
 from allocate.tally import Dimension, Tally, cell_key
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from allocate.model import Problem
 
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
-Count = Annotated[int, Field(strict=True, ge=0)]
 Sense = Literal["<=", ">="]
 
 
@@ -147,8 +146,8 @@ class Coverage(RuleBase):
     kind: Literal["coverage"] = "coverage"
     over: Dimension
     key: str | None = None
-    min_amount: Annotated[int, Field(strict=True, ge=0)] | None = None
-    max_amount: Annotated[int, Field(strict=True, ge=0)] | None = None
+    min_amount: PenceOrZero | None = None
+    max_amount: PenceOrZero | None = None
     min_share: Share | None = None
     max_share: Share | None = None
     min_count: Count | None = None
@@ -365,7 +364,7 @@ class OrganisationCap(RuleBase):
 
     kind: Literal["organisation_cap"] = "organisation_cap"
     organisation: str | None = None
-    max_amount: Annotated[int, Field(strict=True, ge=0)] | None = None
+    max_amount: PenceOrZero | None = None
     max_share: Share | None = None
     max_awards: Count | None = None
 
@@ -441,7 +440,7 @@ class MinOrganisations(RuleBase):
     """At least ``count`` distinct organisations receive an award."""
 
     kind: Literal["min_organisations"] = "min_organisations"
-    count: Annotated[int, Field(strict=True, ge=1)]
+    count: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)]
 
     @property
     def label(self) -> str:
@@ -503,7 +502,14 @@ class PassMark(RuleBase):
         if self.min_outcome is not None:
             failing |= ctx.outcome < self.min_outcome
         if self.min_social is not None:
-            failing |= ctx.social.mean(axis=1) < self.min_social
+            # numpy's mean may differ from the verifier's fsum in the last bit: candidates whose
+            # mean is that close to the mark are decided by `fails` itself, as the verifier does.
+            mean = ctx.social.mean(axis=1)
+            failing |= mean < self.min_social
+            close = np.flatnonzero(np.abs(mean - self.min_social) <= 1e-9 * max(1.0, self.min_social))
+            for j in close:
+                c = ctx.candidates[j]
+                failing[j] = self.fails(c.outcome_score, c.social_scores)
         ctx.add_rows([self.label], -math.inf, 0.0, x=sp.csr_matrix(failing.astype(float)[None, :]))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
@@ -574,7 +580,7 @@ class Exclusive(RuleBase):
 
     kind: Literal["exclusive"] = "exclusive"
     applications: tuple[str, ...] = Field(min_length=2)
-    at_most: Annotated[int, Field(strict=True, ge=1)] = 1
+    at_most: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)] = 1
 
     @property
     def label(self) -> str:

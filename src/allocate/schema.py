@@ -8,7 +8,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from allocate.errors import InvalidProblemError
 
-Pence = Annotated[int, Field(strict=True, gt=0, description="an amount of money in whole pence")]
+MAX_PENCE = 10**12
+"""The largest amount of money (pence, £10bn) in a round: every backend is checked up to it
+(docs/engine.md). Sums of such amounts stay exact in floating point, and a thousandth of a
+penny stays far above floating-point noise on them."""
+MAX_COUNT = 10**9
+"""The largest count (people, awards, organisations) a round may state."""
+
+Pence = Annotated[
+    int, Field(strict=True, gt=0, le=MAX_PENCE, description="an amount of money in whole pence (≤ £10bn)")
+]
+PenceOrZero = Annotated[int, Field(strict=True, ge=0, le=MAX_PENCE, description="pence (≤ £10bn)")]
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
 Score = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 

@@ -21,7 +21,7 @@ from allocate.backends.base import SolverOptions
 from allocate.compile import compile_problem
 from allocate.model import Problem, Weights
 from allocate.result import Allocation
-from allocate.solve import finish
+from allocate.finish import finish
 
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) each time a batch of weightings finishes."""

@@ -12,12 +12,15 @@ from allocate.backends.base import PinningSession, RawSolution, RawStatus, Solve
 from allocate.compile import CompiledProblem
 from allocate.errors import SolverError
 
+# The presolve of the SCIP bundled with OR-Tools 9.15 declared wrong optima on 4-award rounds:
+# 0 instead of 190 once a share row's side is a small margin (aggregating T's definition), and
+# 160 instead of 190 on a two-year budget with aggregation off
+# (tests/test_rules.py::test_equality_gap_ratio_population, ::test_budget_per_year). Off.
 _PARAMS = {
-    "highs": (
-        "output_flag={verbose}\nmip_rel_gap={gap}\nthreads={threads}\nrandom_seed={seed}\n"
-        "mip_feasibility_tolerance=1e-7"
+    "scip": (
+        "limits/gap = {gap}\nrandomization/randomseedshift = {seed}\nnumerics/feastol = 1e-9\n"
+        "presolving/maxrounds = 0"
     ),
-    "scip": "limits/gap = {gap}\nrandomization/randomseedshift = {seed}\nnumerics/feastol = 1e-9",
 }
 
 _VERSION = f"OR-Tools {version('ortools')}"  # read once: metadata lookups cost ~1 ms

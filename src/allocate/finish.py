@@ -1,0 +1,159 @@
+"""Turn a backend's raw solution into a verified Allocation (or an infeasible one, explained)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+from allocate.backends import get_backend
+from allocate.backends.base import RawSolution, SolverOptions, relative_gap
+from allocate.compile import CompiledProblem
+from allocate.conflict import find_conflict
+from allocate.errors import SolverError, VerificationError
+from allocate.model import Problem, Weights
+from allocate.result import Allocation, Award, RuleReport, SolverInfo
+from allocate.tally import candidate_value
+from allocate.verify import verify
+
+
+@functools.cache
+def library_version() -> str:
+    try:
+        return version("allocate")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def fingerprint(
+    problem: Problem, weights: Weights, backend: str, options: SolverOptions, solver_version: str
+) -> str:
+    """SHA-256 of the canonical inputs, settings, and library and solver versions."""
+    canonical = {
+        "problem": problem.model_dump(mode="json"),
+        "weights": weights.model_dump(mode="json"),
+        "backend": backend,
+        "options": options.model_dump(mode="json", exclude={"verbose"}),
+        "allocate": library_version(),
+        "solver": solver_version,
+    }
+    blob = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def finish(
+    problem: Problem,
+    model: CompiledProblem,
+    raw: RawSolution,
+    w: Weights,
+    backend: str,
+    options: SolverOptions,
+    *,
+    diagnose: bool = True,
+) -> Allocation:
+    """Turn a backend's raw solution into a verified Allocation (or an infeasible one, explained)."""
+    info = SolverInfo(
+        backend=backend,
+        version=raw.version,
+        seconds=raw.seconds,
+        options=options,
+        message=raw.message,
+        extra=raw.extra,
+    )
+    stamp = fingerprint(problem, w, backend, options, raw.version)
+    if raw.status == "infeasible":
+        groups, rows = find_conflict(model, get_backend(backend), options) if diagnose else ([], [])
+        message = "No allocation meets every rule."
+        if groups:
+            message += f" These rules cannot all hold: {'; '.join(groups)} (rows: {', '.join(rows)})."
+        return Allocation(
+            status="infeasible",
+            conflict=tuple(rows or groups),
+            message=message,
+            weights=w,
+            solver=info,
+            fingerprint=stamp,
+        )
+    if raw.x is None:
+        return Allocation(
+            status="no_solution",
+            message="The solver stopped before finding any allocation.",
+            weights=w,
+            solver=info,
+            fingerprint=stamp,
+        )
+    return _allocation(problem, model, raw, w, info, stamp)
+
+
+def _allocation(
+    problem: Problem, model: CompiledProblem, raw: RawSolution, weights: Weights, info: SolverInfo, stamp: str
+) -> Allocation:
+    assert raw.x is not None
+    x = raw.x[: model.n]
+    if np.any(np.abs(x - np.round(x)) > 1e-4):
+        raise SolverError(f"backend {info.backend!r} returned fractional awards")
+    chosen = [model.candidates[j] for j in np.flatnonzero(x > 0.5)]
+    check = verify(problem, [(c.application.id, c.variant_id) for c in chosen], weights=weights)
+    if not check.ok:
+        raise VerificationError(
+            f"backend {info.backend!r} returned an allocation that breaks the rules: "
+            + "; ".join(check.violations[:5]),
+            check.violations,
+        )
+    awards = []
+    for c in chosen:
+        vo, vs = candidate_value(problem, c, weights)
+        awards.append(
+            Award(
+                application=c.application.id,
+                variant=c.variant_id,
+                organisation=c.organisation,
+                amount=c.cost,
+                profile=c.profile,
+                value=vo + vs,
+                value_outcome=vo,
+                value_social=vs,
+            )
+        )
+    value = check.value
+    bound = raw.bound if raw.bound is not None and math.isfinite(raw.bound) else None
+    if raw.status == "optimal" and bound is not None:
+        bound = max(bound, value)
+    gap = relative_gap(value, bound) if bound is not None else None
+    report = tuple(
+        RuleReport(
+            label=c.label,
+            sense=c.sense,
+            achieved=c.achieved,
+            limit=c.limit,
+            slack=c.slack,
+            binding=c.binding,
+            ok=c.ok,
+            unit=c.unit,
+        )
+        for c in check.checks
+    )
+    return Allocation(
+        status=raw.status,
+        awards=tuple(awards),
+        total=check.total,
+        value=value,
+        value_outcome=check.value_outcome,
+        value_social=check.value_social,
+        bound=bound,
+        gap=gap,
+        rules_report=report,
+        message="Proven optimal."
+        if raw.status == "optimal"
+        else f"Stopped early; best allocation found is within {gap:.4%} of the bound."
+        if gap is not None
+        else "Stopped early.",
+        weights=weights,
+        solver=info,
+        verified=True,
+        fingerprint=stamp,
+    )
