@@ -3,12 +3,15 @@
 First over rule groups (the budget, "one option per application", each rule), then,
 when few rows remain, over the single rows of those groups. Each step re-solves a
 feasibility problem (zero objective) with the same backend. The result is irreducible:
-dropping any one named group (or row) makes the rest feasible.
+dropping any one named group (or row) makes the rest feasible, unless the time limit (which
+bounds the whole search) left a question unanswered: then `Conflict.irreducible` is False.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,9 +34,41 @@ def restrict(model: CompiledProblem, keep: np.ndarray) -> CompiledProblem:
     )
 
 
-def _feasible(model: CompiledProblem, keep: np.ndarray, backend: Backend, options: SolverOptions) -> bool:
-    raw = solve_once(backend, restrict(model, keep), np.zeros(model.n_vars), options)
-    return raw.status != "infeasible"
+class _Budget:
+    """The time left for a diagnosis: options.time_limit bounds the whole search, from `started`."""
+
+    def __init__(self, options: SolverOptions, started: float) -> None:
+        self.options = options
+        self.deadline = None if options.time_limit is None else started + options.time_limit
+        self.undecided = False
+        """Set when a question went unanswered (time ran out): the result may not be irreducible."""
+
+    def feasible(self, model: CompiledProblem, keep: np.ndarray, backend: Backend) -> bool:
+        """Whether the rows in `keep` can all hold; True (keep the row) when undecided."""
+        options = self.options
+        if self.deadline is not None:
+            left = self.deadline - time.perf_counter()
+            if left <= 0:
+                self.undecided = True
+                return True
+            options = options.model_copy(update={"time_limit": left})
+        raw = solve_once(backend, restrict(model, keep), np.zeros(model.n_vars), options)
+        if raw.status == "no_solution":
+            self.undecided = True
+        return raw.status != "infeasible"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Clashing rule groups and rows.
+
+    `irreducible` is False when the time limit cut the search short, or when too many rows
+    remained to filter one by one (the groups are then irreducible, the rows are not).
+    """
+
+    groups: list[str]
+    rows: list[str]
+    irreducible: bool
 
 
 def group_name(model: CompiledProblem, group: int) -> str:
@@ -51,25 +86,31 @@ def structural_rows(model: CompiledProblem) -> np.ndarray:
 
 
 def find_conflict(
-    model: CompiledProblem, backend: Backend, options: SolverOptions
-) -> tuple[list[str], list[str]]:
-    """(names of an irreducible set of clashing rule groups, labels of clashing rows)."""
+    model: CompiledProblem, backend: Backend, options: SolverOptions, started: float | None = None
+) -> Conflict:
+    """An irreducible set of clashing rule groups and rows (within options.time_limit from `started`)."""
+    budget = _Budget(options, time.perf_counter() if started is None else started)
     structural = structural_rows(model)
     groups = [g for g in np.unique(model.row_rule) if g != TOTAL_RULE]
     active = set(groups)
     for g in groups:
         trial = active - {g}
-        if not _feasible(model, structural | np.isin(model.row_rule, list(trial)), backend, options):
+        if not budget.feasible(model, structural | np.isin(model.row_rule, list(trial)), backend):
             active = trial
     rows_mask = np.isin(model.row_rule, list(active)) & ~structural
     rows = [int(i) for i in np.flatnonzero(rows_mask)]
-    if len(rows) <= MAX_ROWS_FOR_ROW_FILTER:
+    filtered = len(rows) <= MAX_ROWS_FOR_ROW_FILTER
+    if filtered:
         keep = set(rows)
         for r in rows:
             trial = keep - {r}
             mask = structural.copy()
             mask[list(trial)] = True
-            if not _feasible(model, mask, backend, options):
+            if not budget.feasible(model, mask, backend):
                 keep = trial
         rows = sorted(keep)
-    return [group_name(model, g) for g in sorted(active)], [model.row_labels[r] for r in rows]
+    return Conflict(
+        [group_name(model, g) for g in sorted(active)],
+        [model.row_labels[r] for r in rows],
+        filtered and not budget.undecided,
+    )

@@ -69,12 +69,16 @@ class Diagnosis:
     """The least combined relaxation of the clashing rows."""
     alternatives: tuple[Relaxation, ...]
     """For each clashing row that can fix the clash on its own: the least change to it alone."""
+    irreducible: bool = True
+    """False when the time limit (or the number of rows) stopped the clash being reduced to a minimum."""
 
     def text(self) -> str:
         if self.feasible:
             return "The rules can all be met."
         lines = [f"These rules cannot all hold: {'; '.join(self.rules)}."]
         lines.append("Clashing rows: " + ", ".join(self.rows) + ".")
+        if not self.irreducible:
+            lines.append("(Not reduced to the smallest clashing set: some of these may not be needed.)")
         if self.relaxation:
             lines.append("Smallest combined fix: " + "; ".join(r.text() for r in self.relaxation) + ".")
         if self.alternatives:
@@ -151,7 +155,8 @@ def diagnose(
     engine = get_backend(backend)
     if solve_once(engine, model, np.zeros(model.n_vars), opts).status != "infeasible":
         return Diagnosis(True, (), (), (), ())
-    groups, labels = find_conflict(model, engine, opts)
+    found = find_conflict(model, engine, opts)
+    groups, labels = found.groups, found.rows
     index = {lbl: i for i, lbl in enumerate(model.row_labels)}
     rows = [index[lbl] for lbl in labels if lbl in index and not lbl.startswith("Total")]
     combined = _elastic(model, rows, engine, opts) or []
@@ -160,4 +165,6 @@ def diagnose(
         alone = _elastic(model, [r], engine, opts)
         if alone:
             alternatives.extend(alone)
-    return Diagnosis(False, tuple(groups), tuple(labels), tuple(combined), tuple(alternatives))
+    return Diagnosis(
+        False, tuple(groups), tuple(labels), tuple(combined), tuple(alternatives), found.irreducible
+    )

@@ -54,8 +54,12 @@ def finish(
     options: SolverOptions,
     *,
     diagnose: bool = True,
+    started: float | None = None,
 ) -> Allocation:
-    """Turn a backend's raw solution into a verified Allocation (or an infeasible one, explained)."""
+    """Turn a backend's raw solution into a verified Allocation (or an infeasible one, explained).
+
+    The diagnosis of an infeasible round shares options.time_limit with the solve begun at `started`.
+    """
     info = SolverInfo(
         backend=backend,
         version=raw.version,
@@ -66,10 +70,13 @@ def finish(
     )
     stamp = fingerprint(problem, w, backend, options, raw.version)
     if raw.status == "infeasible":
-        groups, rows = find_conflict(model, get_backend(backend), options) if diagnose else ([], [])
+        found = find_conflict(model, get_backend(backend), options, started) if diagnose else None
+        groups, rows = (found.groups, found.rows) if found else ([], [])
         message = "No allocation meets every rule."
         if groups:
             message += f" These rules cannot all hold: {'; '.join(groups)} (rows: {', '.join(rows)})."
+        if found and not found.irreducible:
+            message += " (Not reduced to the smallest clashing set: some of these may not be needed.)"
         return Allocation(
             status="infeasible",
             conflict=tuple(rows or groups),

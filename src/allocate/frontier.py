@@ -20,9 +20,9 @@ from allocate.backends import DEFAULT_BACKEND, get_backend
 from allocate.backends.base import RawSolution, SolverOptions, solve_once
 from allocate.compile import compile_problem
 from allocate.errors import InfeasibleError
+from allocate.finish import finish
 from allocate.model import Problem
 from allocate.result import Allocation
-from allocate.finish import finish
 from allocate.whatif import as_weights
 
 REL_TOL = 1e-9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ def solve(
     claim ("optimal" or "infeasible"); the Allocation records its ``certificate``, and a
     contradiction raises CertificationError (see `allocate.certify`).
     """
+    started = time.perf_counter()
     if isinstance(problem, dict):
         problem = Problem.from_dict(problem)
     if not isinstance(problem, Problem):
@@ -59,10 +61,8 @@ def solve(
     outcome, social = model.objective(w)
     objective = outcome + social
     raw = solve_once(engine, model, objective, options, hint)
-    allocation = finish(problem, model, raw, w, backend, options, diagnose=diagnose)
+    allocation = finish(problem, model, raw, w, backend, options, diagnose=diagnose, started=started)
     if checker is None:
         return allocation
     start = None if raw.x is None else np.round(raw.x)
     return certify_claim(problem, model, allocation, objective, start, checker, options)
-
-

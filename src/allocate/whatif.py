@@ -19,9 +19,9 @@ import numpy as np
 from allocate.backends import DEFAULT_BACKEND, get_backend
 from allocate.backends.base import SolverOptions
 from allocate.compile import compile_problem
+from allocate.finish import finish
 from allocate.model import Problem, Weights
 from allocate.result import Allocation
-from allocate.finish import finish
 
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) each time a batch of weightings finishes."""

@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import Field, StrictBool
 
 from allocate.compile import CompiledProblem
+from allocate.errors import AllocateError, SolverError
 from allocate.schema import Frozen
 
 RawStatus = Literal["optimal", "feasible", "infeasible", "no_solution"]
@@ -77,6 +78,7 @@ class PinningSession:
     `_solve`.
     """
 
+    name: str
     lb: np.ndarray
     ub: np.ndarray
 
@@ -93,6 +95,10 @@ class PinningSession:
             self._set_bounds(cols, values, values)
         try:
             return self._solve(objective, options, hint)
+        except AllocateError:
+            raise
+        except Exception as exc:  # a solver library's own error: name the backend and the reason
+            raise SolverError(f"backend {self.name!r} failed: {type(exc).__name__}: {exc}") from exc
         finally:
             if len(cols):
                 self._set_bounds(cols, self.lb[cols], self.ub[cols])
@@ -120,7 +126,12 @@ def solve_once(
     hint: np.ndarray | None = None,
 ) -> RawSolution:
     """Load and solve in one go; the build time is added to the reported seconds."""
-    session = backend.prepare(model)
+    try:
+        session = backend.prepare(model)
+    except AllocateError:
+        raise
+    except Exception as exc:  # a solver library refusing the model: name the backend and the reason
+        raise SolverError(f"backend {backend.name!r} could not load the model: {exc}") from exc
     raw = session.solve(objective, options, hint)
     return dataclasses.replace(raw, seconds=raw.seconds + session.build_seconds)
 

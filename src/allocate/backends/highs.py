@@ -34,6 +34,8 @@ class HighsBackend:
 class HighsSession(PinningSession):
     """The model loaded once into a Highs instance; each solve sets a new objective."""
 
+    name = "highs"
+
     def __init__(self, model: CompiledProblem) -> None:
         start = time.perf_counter()
         with quiet_stdout():
