@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
     common.add_argument("--time-limit", type=float, default=None, help="seconds")
     common.add_argument(
+        "--certify",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="have a second, different solver confirm the answer (default: on; about doubles the time)",
+    )
+    common.add_argument(
         "--social-share", type=float, default=None, help="social value share of the score, 0..1"
     )
     common.add_argument(
@@ -210,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         weights = None
         if args.social_share is not None:
             weights = Weights(**{**problem.weights.model_dump(), "social_value_share": args.social_share})
-        allocation = solve(problem, args.backend, weights=weights, time_limit=args.time_limit)
+        allocation = solve(
+            problem, args.backend, weights=weights, time_limit=args.time_limit, certify=args.certify
+        )
     except (AllocateError, OSError, json.JSONDecodeError) as exc:
         print(f"allocate: error: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,12 @@ def summarise(problem: Problem, allocation: Allocation) -> str:
         f"{problem.name}: {allocation.status} ({allocation.message})",
         f"solver: {allocation.solver.backend} ({allocation.solver.version}), {allocation.solver.seconds:.2f} s",
     ]
+    cert = allocation.certificate
+    if cert is not None:
+        verdict = "confirmed" if cert.confirmed else "not settled"
+        lines.append(
+            f"certificate: {verdict} by {cert.backend} ({cert.status}, {cert.seconds:.2f} s): {cert.note}"
+        )
     if allocation.status == "infeasible":
         lines += ["clashing rules:", *(f"  - {c}" for c in allocation.conflict)]
         return "\n".join(lines)
