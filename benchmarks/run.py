@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pabulib-backends", default="highs,cbc", help="allocate backends in the pabulib section"
     )
-    parser.add_argument("--mknap-backends", default="highs,cbc,cpsat,scip,scipy-highs", help="MKP backends")
+    parser.add_argument("--mknap-backends", default="highs,cbc,cpsat,scipy-highs", help="MKP backends")
     parser.add_argument("--verbose", action="store_true", help="print every instance as it finishes")
     parser.add_argument(
         "--markdown", type=Path, help="print a results JSON's tables as Markdown; run nothing"

@@ -16,7 +16,7 @@ from common import Column, RunContext, Section, ratio, timed
 from allocate import solve, verify
 from allocate.scenarios import east_sussex_2011
 
-BACKENDS = ("highs", "cbc", "cpsat", "scip")
+BACKENDS = ("highs", "cbc", "cpsat")
 
 
 def run(ctx: RunContext) -> Section:

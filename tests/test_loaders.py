@@ -35,7 +35,7 @@ MKNAP1_OPTIMA = {
     "mknap1-5": Decimal("10618"),
     "mknap1-6": Decimal("16537"),
 }
-BACKENDS = ("highs", "cbc", "cpsat", "scip")
+BACKENDS = ("highs", "cbc", "cpsat")
 
 
 def brute_force_welfare(problem: Problem) -> Decimal:

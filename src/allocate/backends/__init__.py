@@ -6,10 +6,9 @@ from allocate.backends.base import Backend, RawSolution, Session, SolverOptions,
 from allocate.backends.cbc import CbcBackend
 from allocate.backends.cpsat import CpSatBackend
 from allocate.backends.highs import HighsBackend
-from allocate.backends.mip import MipBackend
 from allocate.errors import SolverError
 
-NAMES: tuple[str, ...] = ("cbc", "highs", "cpsat", "scip")
+NAMES: tuple[str, ...] = ("cbc", "highs", "cpsat")
 DEFAULT_BACKEND = "cbc"  # fastest to proven optimality in benchmarks/RESULTS.md (East Sussex, scale)
 
 
@@ -21,8 +20,6 @@ def get_backend(name: str) -> Backend:
         return CpSatBackend()
     if name == "highs":
         return HighsBackend()
-    if name == "scip":
-        return MipBackend(name)
     raise SolverError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}")
 
 
