@@ -225,6 +225,148 @@ def test_dataframe(problem: Problem) -> None:
         )
 
 
+# ---------------------------------------------------------------- errors of the whole problem, placed in the file
+
+
+def _rename_column(path: Path, old: str, new: str) -> None:
+    records = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    records[0][records[0].index(old)] = new
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(records)
+
+
+@pytest.mark.parametrize(
+    ("table", "row", "column", "value", "place", "reason"),
+    [
+        pytest.param(
+            "rules",
+            2,
+            "key",
+            "Lockerbie",
+            "rules.csv row 2, column key",
+            "'Lockerbie' is not a district of the problem (rule Coverage[district=Lockerbie])",
+            id="rule-validate-against",
+        ),
+        pytest.param(
+            "rules",
+            4,
+            "max_share",
+            "2",
+            "rules.csv row 4, column max_share",
+            "less than or equal to 1",
+            id="rule-field",
+        ),
+        pytest.param(
+            "variants",
+            2,
+            "outcome_score",
+            "150",
+            "variants.csv row 2, column outcome_score",
+            "150.0 is outside the declared scale 0..100.0 (application 'A02', variant 'A02-reduced')",
+            id="variant",
+        ),
+        pytest.param(
+            "applications",
+            7,
+            "sc3",
+            "9",
+            "applications.csv row 7, column sc3",
+            "9.0 is outside the declared scale 0..5.0 (application 'A06')",
+            id="numbered-column",
+        ),
+        pytest.param(
+            "applications",
+            8,
+            "id",
+            "A06",
+            "applications.csv row 8, column id",
+            "duplicate id 'A06'",
+            id="duplicate",
+        ),
+        pytest.param(
+            "weights",
+            2,
+            "social_objective_weights",
+            "1;2",
+            "weights.csv row 2, column social_objective_weights",
+            "has 2 weights but there are 6 social objectives",
+            id="one-row-table",
+        ),
+        pytest.param(
+            "settings",
+            2,
+            "attribution",
+            "magic",
+            "settings.csv row 2, column attribution",
+            "Input should be 'population' or 'need'",
+            id="settings",
+        ),
+        pytest.param(
+            "budget",
+            2,
+            "year_2",
+            "1.00",
+            "budget.csv row 2, column year_1..N",
+            "limits sum to",
+            id="own-model",
+        ),
+    ],
+)
+def test_problem_error_placed_at_row_and_column(
+    folder: Path, table: str, row: int, column: str, value: str, place: str, reason: str
+) -> None:
+    """An error found on the whole problem (its `loc` a path such as Problem.rules[0].key) is
+    placed at the file, row and column the value came from: `loc` becomes that place."""
+    _edit(folder / f"{table}.csv", row, column, value)
+    with pytest.raises(InvalidProblemError) as err:
+        read_problem(folder)
+    assert err.value.loc == (place,)
+    assert err.value.field == place
+    assert reason in err.value.reason
+    assert str(err.value).startswith(f"{place}: ")
+
+
+def test_rule_money_in_pounds_placed_at_its_column(folder: Path) -> None:
+    _rename_column(folder / "rules.csv", "min_amount", "min_amount_pounds")
+    _edit(folder / "rules.csv", 2, "min_amount_pounds", "-5")
+    with pytest.raises(InvalidProblemError) as err:
+        read_problem(folder)
+    assert err.value.loc == ("rules.csv row 2, column min_amount_pounds",)
+
+
+def test_xlsx_problem_error_names_sheet_row_and_column(problem: Problem, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    write_problem(problem, tmp_path / "p.xlsx")
+    book = load_workbook(tmp_path / "p.xlsx")
+    sheet = book["rules"]
+    sheet.cell(row=2, column=[c.value for c in sheet[1]].index("key") + 1, value="Lockerbie")
+    book.save(tmp_path / "p.xlsx")
+    with pytest.raises(InvalidProblemError) as err:
+        read_problem(tmp_path / "p.xlsx")
+    assert err.value.loc == ("p.xlsx sheet rules row 2, column key",)
+
+
+def test_json_file_error_is_the_file_then_the_path(problem: Problem, tmp_path: Path) -> None:
+    data = json.loads(problem.model_dump_json())
+    data["applications"][2]["cost"] = -1
+    (tmp_path / "p.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InvalidProblemError) as err:
+        read_problem(tmp_path / "p.json")
+    assert err.value.loc == ("p.json", "Problem", "applications", 2, "cost")
+    assert str(err.value).startswith("p.json Problem.applications[2].cost: Input should be greater than 0")
+
+
+def test_write_does_not_use_the_readers_private_helpers() -> None:
+    import ast
+
+    import allocate.io.write as write
+
+    tree = ast.parse(Path(write.__file__).read_text(encoding="utf-8"))
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "allocate.io.read" not in modules
+
+
 # ---------------------------------------------------------------- writing
 
 

@@ -436,3 +436,131 @@ def test_verify_reports_unknown_awards_without_raising() -> None:
     check = allocate.verify(problem(), [("Z", None), ("A", "nope")])
     assert not check.ok
     assert any("'Z'" in v for v in check.violations) and any("'nope'" in v for v in check.violations)
+
+
+# --------------------------------------------------------------------------- structured locations
+LOC_CASES: list[tuple[str, Callable[[], Any], tuple[str | int, ...], str]] = [
+    # pydantic's own field errors, under the model's name
+    (
+        "pydantic field",
+        lambda: Problem.from_dict(problem_dict(applications=[app_dict(cost=-1)])),
+        ("Problem", "applications", 0, "cost"),
+        "greater than 0",
+    ),
+    ("pydantic field, own model", lambda: application(cost=0), ("Application", "cost"), "greater than 0"),
+    (
+        "pydantic field of a rule: no union tag in the path",
+        lambda: Problem.from_dict(problem_dict(rules=[{"kind": "pot", "max_per_year": -1, "amount": 5}])),
+        ("Problem", "rules", 0, "max_per_year"),
+        "greater than 0",
+    ),
+    # checks across fields in a model validator, placed at one field wherever the model is
+    (
+        "rule needs a bound",
+        lambda: Coverage(over="district"),
+        ("Coverage", "min_amount"),
+        "at least one bound",
+    ),
+    (
+        "rule needs a bound, nested",
+        lambda: Problem.from_dict(problem_dict(rules=[{"kind": "coverage", "over": "district"}])),
+        ("Problem", "rules", 0, "min_amount"),
+        "at least one bound",
+    ),
+    (
+        "cross-field in a field validator",
+        lambda: application(cost_profile=(50, 40)),
+        ("Application", "cost_profile"),
+        "sums to",
+    ),
+    # checks across the problem (model.py)
+    (
+        "unknown district",
+        lambda: problem(applications=(application(districts=("Z",)),)),
+        ("Problem", "applications", 0, "districts", 0),
+        "unknown district 'Z' (application 'A')",
+    ),
+    (
+        "variant score",
+        lambda: problem(
+            applications=(application(variants=(Variant(id="v", cost=5, outcome_score=500.0),)),)
+        ),
+        ("Problem", "applications", 0, "variants", 0, "outcome_score"),
+        "(application 'A', variant 'v')",
+    ),
+    (
+        "one social score",
+        lambda: problem(applications=(application(social_scores=(1.0, 2.0, 9.0, 1.0, 1.0, 1.0)),)),
+        ("Problem", "applications", 0, "social_scores", 2),
+        "9.0 is outside the declared scale",
+    ),
+    (
+        "duplicate id",
+        lambda: problem(applications=(application(), application())),
+        ("Problem", "applications", 1, "id"),
+        "duplicate id 'A'",
+    ),
+    (
+        "weights",
+        lambda: problem(weights=Weights(social_objective_weights=(1.0, 2.0))),
+        ("Problem", "weights", "social_objective_weights"),
+        "has 2 weights",
+    ),
+    # rules' validate_against: the rule's position, and its label in the reason
+    (
+        "rule key",
+        lambda: problem(rules=(Coverage(over="district", key="X", min_count=1),)),
+        ("Problem", "rules", 0, "key"),
+        "'X' is not a district of the problem (rule Coverage[district=X])",
+    ),
+    (
+        "rule list item",
+        lambda: problem(rules=(Lock(application="A"), Exclusive(applications=("A", "Z")))),
+        ("Problem", "rules", 1, "applications", 1),
+        "unknown application 'Z' (rule Exclusive[A,Z])",
+    ),
+    (
+        "rule variant",
+        lambda: problem(rules=(Lock(application="A", variant="nope"),)),
+        ("Problem", "rules", 0, "variant"),
+        "'nope' is not an option of 'A' (rule Lock[fund A/nope])",
+    ),
+    # arguments
+    ("argument", lambda: solve(42), ("problem",), "expected a Problem"),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "loc", "reason"), [pytest.param(b, loc, r, id=i) for i, b, loc, r in LOC_CASES]
+)
+def test_error_loc_is_a_path_tuple(build: Callable[[], Any], loc: tuple[str | int, ...], reason: str) -> None:
+    """Every error carries `loc`, a tuple like pydantic's, and `field`, its one written form."""
+    with pytest.raises(InvalidProblemError) as info:
+        build()
+    assert info.value.loc == loc
+    assert reason in info.value.reason
+    assert str(info.value) == f"{info.value.field}: {info.value.reason}"
+
+
+@pytest.mark.parametrize(
+    ("loc", "field"),
+    [
+        (("Problem", "applications", 3, "cost"), "Problem.applications[3].cost"),
+        (("Problem", "rules", 0, "applications", 1), "Problem.rules[0].applications[1]"),
+        (("certify",), "certify"),
+        (("applications.csv row 7, column cost_pounds",), "applications.csv row 7, column cost_pounds"),
+        (("case.pb:9", "PROJECTS", "cost"), "case.pb:9 PROJECTS.cost"),
+        (("p.json", "Problem", "budget", "total"), "p.json Problem.budget.total"),
+    ],
+)
+def test_error_field_is_the_loc_written_out(loc: tuple[str | int, ...], field: str) -> None:
+    exc = InvalidProblemError(loc, "is wrong")
+    assert exc.field == field
+    assert str(exc) == f"{field}: is wrong"
+
+
+def test_error_pickles_with_its_loc() -> None:
+    import pickle
+
+    exc = pickle.loads(pickle.dumps(InvalidProblemError(("Problem", "rules", 0, "key"), "is wrong")))
+    assert exc.loc == ("Problem", "rules", 0, "key") and exc.reason == "is wrong"

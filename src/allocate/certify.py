@@ -49,7 +49,7 @@ def checker_for(backend: str, certify: bool | str) -> str | None:
     checker = PARTNER[backend] if certify is True else certify
     if checker not in NAMES or checker == backend:
         others = ", ".join(n for n in NAMES if n != backend)
-        raise InvalidProblemError("certify", f"must be True or another backend than {backend!r}: {others}")
+        raise InvalidProblemError(("certify",), f"must be True or another backend than {backend!r}: {others}")
     return checker
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
 
-from allocate.errors import InvalidProblemError
+from allocate.errors import InvalidProblemError, Loc
 from allocate.rules import Rule
 from allocate.schema import MAX_COUNT, Count, Frozen, Name, Pence, Score
 
@@ -194,22 +196,25 @@ class Problem(Frozen):
         w = self.weights.social_objective_weights
         if w is not None and len(w) != n_social:
             raise InvalidProblemError(
-                "Problem.weights.social_objective_weights",
+                ("Problem", "weights", "social_objective_weights"),
                 f"has {len(w)} weights but there are {n_social} social objectives",
             )
         years = self.budget.years
         for i, app in enumerate(self.applications):
-            where = f"Problem.applications[{i}] (id={app.id!r})"
-            _check_app(app, where, districts, groups, n_social, years, self.scale)
+            loc = ("Problem", "applications", i)
+            with _naming(f"application {app.id!r}"):
+                _check_app(app, loc, districts, groups, n_social, years, self.scale)
             for k, var in enumerate(app.variants):
-                _check_variant(var, f"{where}.variants[{k}]", districts, n_social, years, self.scale)
+                with _naming(f"application {app.id!r}, variant {var.id!r}"):
+                    _check_variant(var, (*loc, "variants", k), districts, n_social, years, self.scale)
             if self.weights.value_form == "score_beneficiaries" and app.beneficiaries is None:
                 raise InvalidProblemError(
-                    f"{where}.beneficiaries",
-                    "is required when weights.value_form is 'score_beneficiaries'",
+                    (*loc, "beneficiaries"),
+                    f"is required when weights.value_form is 'score_beneficiaries' (application {app.id!r})",
                 )
         for i, rule in enumerate(self.rules):
-            rule.validate_against(self, f"Problem.rules[{i}] ({rule.label})")
+            with _naming(f"rule {rule.label}"):
+                rule.validate_against(self, ("Problem", "rules", i))
         return self
 
     def application(self, application_id: str) -> Application:
@@ -226,66 +231,79 @@ class Problem(Frozen):
         return Problem(**data)
 
 
+@contextmanager
+def _naming(what: str) -> Iterator[None]:
+    """Add which application or rule is meant to the reason of an error raised inside: its
+    location gives only the position (``Problem.rules[2].key: ... (rule Coverage[district=X])``)."""
+    try:
+        yield
+    except InvalidProblemError as exc:
+        raise InvalidProblemError(exc.loc, f"{exc.reason} ({what})") from None
+
+
 def _unique(field: str, ids: list[str]) -> None:
-    dup = [k for k, c in Counter(ids).items() if c > 1]
-    if dup:
-        raise InvalidProblemError(f"Problem.{field}", f"duplicate id {dup[0]!r}")
+    seen: set[str] = set()
+    for i, k in enumerate(ids):
+        if k in seen:
+            raise InvalidProblemError(("Problem", field, i, "id"), f"duplicate id {k!r}")
+        seen.add(k)
 
 
 def _check_scores(
-    outcome: float | None, social: tuple[float, ...] | None, where: str, n: int, scale: ScoreScale
+    outcome: float | None, social: tuple[float, ...] | None, loc: Loc, n: int, scale: ScoreScale
 ) -> None:
     if outcome is not None and not (0 <= outcome <= scale.outcome_max):
         raise InvalidProblemError(
-            f"{where}.outcome_score",
-            f"{outcome} is outside the declared scale 0..{scale.outcome_max}",
+            (*loc, "outcome_score"), f"{outcome} is outside the declared scale 0..{scale.outcome_max}"
         )
     if social is not None:
         if len(social) != n:
             raise InvalidProblemError(
-                f"{where}.social_scores", f"has {len(social)} scores but there are {n} objectives"
+                (*loc, "social_scores"), f"has {len(social)} scores but there are {n} objectives"
             )
-        bad = [s for s in social if not (0 <= s <= scale.social_max) or math.isnan(s)]
+        bad = [k for k, s in enumerate(social) if not (0 <= s <= scale.social_max) or math.isnan(s)]
         if bad:
             raise InvalidProblemError(
-                f"{where}.social_scores",
-                f"{bad[0]} is outside the declared scale 0..{scale.social_max}",
+                (*loc, "social_scores", bad[0]),
+                f"{social[bad[0]]} is outside the declared scale 0..{scale.social_max}",
             )
 
 
-def _check_districts(ids: tuple[str, ...], where: str, known: set[str]) -> None:
-    unknown = [d for d in ids if d not in known]
+def _check_districts(ids: tuple[str, ...], loc: Loc, known: set[str]) -> None:
+    unknown = [i for i, d in enumerate(ids) if d not in known]
     if unknown:
-        raise InvalidProblemError(f"{where}.districts", f"unknown district {unknown[0]!r}")
+        raise InvalidProblemError((*loc, "districts", unknown[0]), f"unknown district {ids[unknown[0]]!r}")
 
 
-def _check_years(profile: tuple[int, ...] | None, where: str, years: int) -> None:
+def _check_years(profile: tuple[int, ...] | None, loc: Loc, years: int) -> None:
     if profile is not None and len(profile) != years:
         raise InvalidProblemError(
-            f"{where}.cost_profile", f"has {len(profile)} years but the budget has {years}"
+            (*loc, "cost_profile"), f"has {len(profile)} years but the budget has {years}"
         )
 
 
 def _check_app(
     app: Application,
-    where: str,
+    loc: Loc,
     districts: set[str],
     groups: set[str],
     n_social: int,
     years: int,
     scale: ScoreScale,
 ) -> None:
-    _check_districts(app.districts, where, districts)
-    unknown = [g for g in app.client_groups if g not in groups]
+    _check_districts(app.districts, loc, districts)
+    unknown = [i for i, g in enumerate(app.client_groups) if g not in groups]
     if unknown:
-        raise InvalidProblemError(f"{where}.client_groups", f"unknown client group {unknown[0]!r}")
-    _check_scores(app.outcome_score, app.social_scores, where, n_social, scale)
-    _check_years(app.cost_profile, where, years)
+        raise InvalidProblemError(
+            (*loc, "client_groups", unknown[0]), f"unknown client group {app.client_groups[unknown[0]]!r}"
+        )
+    _check_scores(app.outcome_score, app.social_scores, loc, n_social, scale)
+    _check_years(app.cost_profile, loc, years)
 
 
 def _check_variant(
-    var: Variant, where: str, districts: set[str], n_social: int, years: int, scale: ScoreScale
+    var: Variant, loc: Loc, districts: set[str], n_social: int, years: int, scale: ScoreScale
 ) -> None:
-    _check_districts(var.districts or (), where, districts)
-    _check_scores(var.outcome_score, var.social_scores, where, n_social, scale)
-    _check_years(var.cost_profile, where, years)
+    _check_districts(var.districts or (), loc, districts)
+    _check_scores(var.outcome_score, var.social_scores, loc, n_social, scale)
+    _check_years(var.cost_profile, loc, years)

@@ -57,14 +57,14 @@ def load_proxies(path: str | Path) -> ProxyTable:
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidProblemError(str(file), f"is not UTF-8 text ({exc.reason})") from None
+        raise InvalidProblemError((str(file),), f"is not UTF-8 text ({exc.reason})") from None
     rows = list(csv.DictReader(text.splitlines()))
     proxies = []
     for n, row in enumerate(rows, start=2):
         where = f"{file.name} row {n}"
         objective = (row.get("objective") or "").strip()
         if not objective:
-            raise InvalidProblemError(f"{where}, column objective", "is empty")
+            raise InvalidProblemError((f"{where}, column objective",), "is empty")
         proxies.append(
             Proxy(
                 objective=objective,
@@ -73,7 +73,7 @@ def load_proxies(path: str | Path) -> ProxyTable:
             )
         )
     if not proxies:
-        raise InvalidProblemError(str(file), "has no proxy rows")
+        raise InvalidProblemError((str(file),), "has no proxy rows")
     return ProxyTable(name=file.stem, proxies=tuple(proxies))
 
 
@@ -85,15 +85,15 @@ def _pence(row: dict[str, str], where: str) -> int:
     elif row.get("pounds_per_point"):
         column, scale = "pounds_per_point", Decimal(100)
     else:
-        raise InvalidProblemError(f"{where}, column pounds_per_point", "is missing")
+        raise InvalidProblemError((f"{where}, column pounds_per_point",), "is missing")
     raw = row[column].strip().replace("£", "").replace(",", "")
     try:
         value = Decimal(raw) * scale
     except InvalidOperation:
-        raise InvalidProblemError(f"{where}, column {column}", f"{raw!r} is not a number") from None
+        raise InvalidProblemError((f"{where}, column {column}",), f"{raw!r} is not a number") from None
     if value != value.to_integral_value() or value < 0:
         raise InvalidProblemError(
-            f"{where}, column {column}", f"{raw!r} is not a whole, non-negative number of pence"
+            (f"{where}, column {column}",), f"{raw!r} is not a whole, non-negative number of pence"
         )
     return int(value)
 
@@ -105,7 +105,9 @@ def social_value_in_pounds(
     by_objective = {p.objective: p.pence_per_point for p in table.proxies}
     missing = [o for o in problem.social_objectives if o not in by_objective]
     if missing:
-        raise InvalidProblemError(f"ProxyTable {table.name!r}", f"has no proxy for objective {missing[0]!r}")
+        raise InvalidProblemError(
+            ("ProxyTable", "proxies"), f"has no proxy for objective {missing[0]!r} (table {table.name!r})"
+        )
     chosen, _ = resolve(problem, [(a.application, a.variant) for a in allocation.awards])
     per_award = {}
     for c in chosen:

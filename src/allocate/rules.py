@@ -19,8 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, StrictBool, model_validator
 
-from allocate.errors import InvalidProblemError
-from allocate.schema import MAX_COUNT, Count, Frozen, Pence, PenceOrZero
+from allocate.errors import InvalidProblemError, Loc
+from allocate.schema import MAX_COUNT, Count, Frozen, Pence, PenceOrZero, field_error
 from allocate.tally import Dimension, Tally, cell_key
 
 if TYPE_CHECKING:
@@ -70,8 +70,12 @@ class RuleBase(Frozen):
     def label(self) -> str:
         return type(self).__name__
 
-    def validate_against(self, problem: Problem, where: str) -> None:
-        """Raise InvalidProblemError if the rule refers to something the problem lacks."""
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
+        """Raise InvalidProblemError if the rule refers to something the problem lacks.
+
+        `loc` is the rule's own location (e.g. ``("Problem", "rules", 2)``); errors name a field
+        under it.
+        """
 
     def emit(self, ctx: CompileContext) -> None:
         raise NotImplementedError
@@ -106,9 +110,9 @@ class Pot(RuleBase):
     def label(self) -> str:
         return f"Pot[{self.name}]"
 
-    def validate_against(self, problem: Problem, where: str) -> None:
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
         if self.amount > problem.budget.total:
-            raise InvalidProblemError(f"{where}.amount", "is larger than the whole budget")
+            raise InvalidProblemError((*loc, "amount"), "is larger than the whole budget")
 
     def _in_band(self, profile_max: int) -> bool:
         return profile_max <= self.max_per_year
@@ -164,14 +168,14 @@ class Coverage(RuleBase):
             self.max_count,
         )
         if all(b is None for b in bounds):
-            raise InvalidProblemError(
-                "Coverage.min_amount", "Coverage needs at least one bound (min/max amount, share or count)"
+            raise field_error(
+                "Coverage", "min_amount", "Coverage needs at least one bound (min/max amount, share or count)"
             )
         return self
 
-    def validate_against(self, problem: Problem, where: str) -> None:
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
         if self.key is not None and self.key not in Tally(problem, ()).keys(self.over):
-            raise InvalidProblemError(f"{where}.key", f"{self.key!r} is not a {self.over} of the problem")
+            raise InvalidProblemError((*loc, "key"), f"{self.key!r} is not a {self.over} of the problem")
 
     @property
     def label(self) -> str:
@@ -245,11 +249,11 @@ class EqualityGap(RuleBase):
     def label(self) -> str:
         return f"EqualityGap[{self.over}]"
 
-    def validate_against(self, problem: Problem, where: str) -> None:
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
         if self.over == "client_group" and self.basis == "population":
-            raise InvalidProblemError(f"{where}.basis", "client groups have no population; use 'need'")
+            raise InvalidProblemError((*loc, "basis"), "client groups have no population; use 'need'")
         if self.ratio is not None and self.ratio[0] > self.ratio[1]:
-            raise InvalidProblemError(f"{where}.ratio", "lower ratio exceeds the upper one")
+            raise InvalidProblemError((*loc, "ratio"), "lower ratio exceeds the upper one")
 
     def targets(self, problem: Problem) -> dict[str, float]:
         """Each key's target share of awarded money (sums to 1)."""
@@ -333,11 +337,11 @@ class NoNewGaps(RuleBase):
         }
         return [k for k in Tally(problem, ()).keys("cell") if k in cells]
 
-    def validate_against(self, problem: Problem, where: str) -> None:
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
         known = set(Tally(problem, ()).keys("cell"))
-        for k in self.cells or ():
+        for i, k in enumerate(self.cells or ()):
             if k not in known:
-                raise InvalidProblemError(f"{where}.cells", f"{k!r} is not a 'district:client_group' cell")
+                raise InvalidProblemError((*loc, "cells", i), f"{k!r} is not a 'district:client_group' cell")
 
     def emit(self, ctx: CompileContext) -> None:
         keys = ctx.keys("cell")
@@ -371,8 +375,8 @@ class OrganisationCap(RuleBase):
     @model_validator(mode="after")
     def _some_cap(self) -> OrganisationCap:
         if self.max_amount is None and self.max_share is None and self.max_awards is None:
-            raise InvalidProblemError(
-                "OrganisationCap.max_amount", "OrganisationCap needs max_amount, max_share or max_awards"
+            raise field_error(
+                "OrganisationCap", "max_amount", "OrganisationCap needs max_amount, max_share or max_awards"
             )
         return self
 
@@ -380,12 +384,12 @@ class OrganisationCap(RuleBase):
     def label(self) -> str:
         return f"OrganisationCap[{self.organisation or '*'}]"
 
-    def validate_against(self, problem: Problem, where: str) -> None:
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
         if self.organisation is not None and self.organisation not in {
             a.organisation for a in problem.applications
         }:
             raise InvalidProblemError(
-                f"{where}.organisation", f"no application comes from {self.organisation!r}"
+                (*loc, "organisation"), f"no application comes from {self.organisation!r}"
             )
 
     def emit(self, ctx: CompileContext) -> None:
@@ -479,18 +483,18 @@ class PassMark(RuleBase):
     @model_validator(mode="after")
     def _some_mark(self) -> PassMark:
         if self.min_outcome is None and self.min_social is None:
-            raise InvalidProblemError("PassMark.min_outcome", "PassMark needs min_outcome or min_social")
+            raise field_error("PassMark", "min_outcome", "PassMark needs min_outcome or min_social")
         return self
 
     @property
     def label(self) -> str:
         return "PassMark"
 
-    def validate_against(self, problem: Problem, where: str) -> None:
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
         if self.min_outcome is not None and self.min_outcome > problem.scale.outcome_max:
-            raise InvalidProblemError(f"{where}.min_outcome", "is above the outcome scale maximum")
+            raise InvalidProblemError((*loc, "min_outcome"), "is above the outcome scale maximum")
         if self.min_social is not None and self.min_social > problem.scale.social_max:
-            raise InvalidProblemError(f"{where}.min_social", "is above the social scale maximum")
+            raise InvalidProblemError((*loc, "min_social"), "is above the social scale maximum")
 
     def fails(self, outcome: float, social: tuple[float, ...]) -> bool:
         low_outcome = self.min_outcome is not None and outcome < self.min_outcome
@@ -517,9 +521,9 @@ class PassMark(RuleBase):
         return [_cap(self.label, "<=", failing, 0, unit="awards", can_bind=False)]
 
 
-def _require_app(problem: Problem, app_id: str, where: str) -> None:
+def _require_app(problem: Problem, app_id: str, loc: Loc) -> None:
     if app_id not in {a.id for a in problem.applications}:
-        raise InvalidProblemError(where, f"unknown application {app_id!r}")
+        raise InvalidProblemError(loc, f"unknown application {app_id!r}")
 
 
 class Lock(RuleBase):
@@ -539,15 +543,15 @@ class Lock(RuleBase):
         target = self.application if self.variant is None else f"{self.application}/{self.variant}"
         return f"Lock[{'fund' if self.fund else 'exclude'} {target}]"
 
-    def validate_against(self, problem: Problem, where: str) -> None:
-        _require_app(problem, self.application, f"{where}.application")
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
+        _require_app(problem, self.application, (*loc, "application"))
         if self.variant is not None:
             if not self.fund:
-                raise InvalidProblemError(f"{where}.variant", "only applies with fund=True")
+                raise InvalidProblemError((*loc, "variant"), "only applies with fund=True")
             app = problem.application(self.application)
             if self.variant not in {app.id, *(v.id for v in app.variants)}:
                 raise InvalidProblemError(
-                    f"{where}.variant", f"{self.variant!r} is not an option of {app.id!r}"
+                    (*loc, "variant"), f"{self.variant!r} is not an option of {app.id!r}"
                 )
 
     def _targets(self, ctx: CompileContext) -> np.ndarray:
@@ -586,11 +590,11 @@ class Exclusive(RuleBase):
     def label(self) -> str:
         return f"Exclusive[{','.join(self.applications)}]"
 
-    def validate_against(self, problem: Problem, where: str) -> None:
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
         for i, a in enumerate(self.applications):
-            _require_app(problem, a, f"{where}.applications[{i}]")
+            _require_app(problem, a, (*loc, "applications", i))
         if len(set(self.applications)) != len(self.applications):
-            raise InvalidProblemError(f"{where}.applications", "lists an application twice")
+            raise InvalidProblemError((*loc, "applications"), "lists an application twice")
 
     def emit(self, ctx: CompileContext) -> None:
         row = np.zeros((1, ctx.n))
@@ -614,11 +618,11 @@ class Requires(RuleBase):
     def label(self) -> str:
         return f"Requires[{self.application}->{self.requires}]"
 
-    def validate_against(self, problem: Problem, where: str) -> None:
-        _require_app(problem, self.application, f"{where}.application")
-        _require_app(problem, self.requires, f"{where}.requires")
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
+        _require_app(problem, self.application, (*loc, "application"))
+        _require_app(problem, self.requires, (*loc, "requires"))
         if self.application == self.requires:
-            raise InvalidProblemError(f"{where}.requires", "an application cannot require itself")
+            raise InvalidProblemError((*loc, "requires"), "an application cannot require itself")
 
     def emit(self, ctx: CompileContext) -> None:
         row = np.zeros((1, ctx.n))

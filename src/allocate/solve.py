@@ -47,7 +47,7 @@ def solve(
     if isinstance(problem, dict):
         problem = Problem.from_dict(problem)
     if not isinstance(problem, Problem):
-        raise InvalidProblemError("problem", f"expected a Problem or a dict, got {type(problem).__name__}")
+        raise InvalidProblemError(("problem",), f"expected a Problem or a dict, got {type(problem).__name__}")
     if options is None:
         options = SolverOptions(**option_fields)
     elif option_fields:
@@ -55,7 +55,7 @@ def solve(
     w = problem.weights if weights is None else weights
     model = compile_problem(problem) if compiled is None else compiled
     if model.problem is not problem:
-        raise InvalidProblemError("compiled", "was compiled from a different problem")
+        raise InvalidProblemError(("compiled",), "was compiled from a different problem")
     engine = get_backend(backend)
     checker = checker_for(backend, certify)
     outcome, social = model.objective(w)

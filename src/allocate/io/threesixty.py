@@ -93,8 +93,7 @@ def _grants(problem: Problem, allocation: Allocation, pub: Publisher) -> list[_G
             for d in districts:
                 if d not in pub.district_codes:
                     raise InvalidProblemError(
-                        f"360Giving district code for {d!r}",
-                        "is unknown: give it in Publisher.district_codes",
+                        ("Publisher", "district_codes"), f"has no 360Giving code for district {d!r}"
                     )
                 locations.append((d, pub.district_codes[d], pub.district_code_type))
         where = ", ".join(districts) if districts else pub.area_name

@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from allocate.errors import InvalidProblemError
-from allocate.io.read import LIST_SEPARATOR, Raw, Table, _Row, _table, decode, read_csv_table
+from allocate.io import cells
+from allocate.io.cells import LIST_SEPARATOR, Raw, Spec, Table, decode
 from allocate.io.safe import Cell, neutralise_row
 from allocate.model import Problem
 from allocate.result import Allocation, Award
 
 Rows = Sequence[Sequence[Cell]]
+
+_AWARDS = Spec(("application_id", "amount_pence"), any_columns=True)
+"""The columns an award schedule read back must have (see `schedule`)."""
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Rows) -> None:
@@ -42,8 +46,8 @@ def write_xlsx(path: Path, sheets: Mapping[str, tuple[Sequence[str], Rows]]) -> 
         sheet = book.create_sheet(name)
         for row in (header, *rows):
             sheet.append(neutralise_row(row))
-        for cells in sheet.iter_rows():
-            for cell in cells:
+        for line in sheet.iter_rows():
+            for cell in line:
                 # openpyxl would store text starting with "=" as a formula; neutralised text never
                 # does, but force the type so no text cell can become one.
                 if isinstance(cell.value, str):
@@ -319,7 +323,7 @@ def write_allocation(problem: Problem, allocation: Allocation, path: str | Path)
             path, {"awards": schedule(problem, allocation), "rules_report": report, "allocation": about}
         )
     else:
-        raise InvalidProblemError(str(path), "unknown output format (expected .json, .csv or .xlsx)")
+        raise InvalidProblemError((str(path),), "unknown output format (expected .json, .csv or .xlsx)")
 
 
 def read_allocation(path: str | Path) -> Allocation:
@@ -328,7 +332,7 @@ def read_allocation(path: str | Path) -> Allocation:
     try:
         return Allocation.from_json(decode(path.read_bytes(), path.name))
     except json.JSONDecodeError as exc:
-        raise InvalidProblemError(path.name, f"is not valid JSON: {exc}") from None
+        raise InvalidProblemError((path.name,), f"is not valid JSON: {exc}") from None
 
 
 def read_award_schedule(path: str | Path) -> tuple[Award, ...]:
@@ -346,11 +350,10 @@ def read_award_schedule(path: str | Path) -> tuple[Award, ...]:
         body = [(i + 1, list(r)) for i, r in enumerate(values) if i > 0]
         table = _schedule_table(f"{path.name} sheet awards", header, body)
     else:
-        table = read_csv_table(path, "awards")
+        table = cells.read_csv_table(path, "awards", _AWARDS)
     years = sorted(c for c in table.columns if c.startswith("profile_year_"))
     awards = []
-    for number, cells in table.rows:
-        row = _Row(table, number, cells)
+    for row in cells.rows(table):
         profile = tuple(row.integer(c) or 0 for c in sorted(years, key=lambda c: int(c.split("_")[2])))
         awards.append(
             Award(
@@ -368,7 +371,7 @@ def read_award_schedule(path: str | Path) -> tuple[Award, ...]:
 
 
 def _schedule_table(source: str, header: list[Raw], body: list[tuple[int, list[Any]]]) -> Table:
-    return _table(
+    return cells.table(
         "awards",
         source,
         [*header],
@@ -376,6 +379,7 @@ def _schedule_table(source: str, header: list[Raw], body: list[tuple[int, list[A
             (n, [v if isinstance(v, (str, int, float, bool)) or v is None else str(v) for v in r])
             for n, r in body
         ],
+        _AWARDS,
     )
 
 

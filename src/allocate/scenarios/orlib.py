@@ -37,7 +37,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
 
-from allocate.errors import InvalidProblemError
+from allocate.errors import InvalidProblemError, Loc
 from allocate.model import Application, Budget, ClientGroup, District, Problem, ScoreScale, Weights
 from allocate.result import Allocation
 from allocate.scenarios.pabulib import total_outcome_score
@@ -77,11 +77,11 @@ class _Tokens:
         self.pos = 0
         self.last_line = lines[-1][0] if lines else 0
 
-    def error(self, field: str, reason: str, line: int | None = None) -> InvalidProblemError:
+    def error(self, field: Loc, reason: str, line: int | None = None) -> InvalidProblemError:
         at = self.last_line if line is None else line
-        return InvalidProblemError(f"{self.path.name}:{at} {field}", reason)
+        return InvalidProblemError((f"{self.path.name}:{at}", *field), reason)
 
-    def number(self, field: str) -> tuple[Decimal, int]:
+    def number(self, field: Loc) -> tuple[Decimal, int]:
         if self.pos >= len(self.items):
             raise self.error(field, "is missing (the file ends early)")
         line, tok = self.items[self.pos]
@@ -96,14 +96,14 @@ class _Tokens:
             raise self.error(field, f"{tok} must be >= 0", line)
         return value, line
 
-    def count(self, field: str) -> int:
+    def count(self, field: Loc) -> int:
         value, line = self.number(field)
         if value != value.to_integral_value() or value < 1:
             raise self.error(field, f"{value} must be a whole number >= 1", line)
         return int(value)
 
-    def numbers(self, k: int, field: str) -> tuple[Decimal, ...]:
-        return tuple(self.number(f"{field}[{i}]")[0] for i in range(k))
+    def numbers(self, k: int, field: Loc) -> tuple[Decimal, ...]:
+        return tuple(self.number((*field, i))[0] for i in range(k))
 
     @property
     def left(self) -> int:
@@ -117,22 +117,22 @@ def _lines(path: Path) -> list[tuple[int, str]]:
 
 def _read_cb(path: Path, lines: list[tuple[int, str]]) -> Iterator[MknapData]:
     toks = _Tokens(path, lines)
-    k_problems = toks.count("number of problems")
+    k_problems = toks.count(("number of problems",))
     cb = path.stem.lower().startswith("mknapcb")
     for k in range(k_problems):
-        where = f"problem[{k}]"
-        n = toks.count(f"{where}.n")
+        where = ("problem", k)
+        n = toks.count((*where, "n"))
         line = toks.items[toks.pos - 1][0]
-        m = toks.count(f"{where}.m")
-        opt = toks.number(f"{where}.optimum")[0]
-        profits = toks.numbers(n, f"{where}.profit")
-        weights = tuple(toks.numbers(n, f"{where}.weight[{i}]") for i in range(m))
-        capacities = toks.numbers(m, f"{where}.capacity")
+        m = toks.count((*where, "m"))
+        opt = toks.number((*where, "optimum"))[0]
+        profits = toks.numbers(n, (*where, "profit"))
+        weights = tuple(toks.numbers(n, (*where, "weight", i)) for i in range(m))
+        capacities = toks.numbers(m, (*where, "capacity"))
         name = f"{m}.{n}-{k:02d}" if cb else f"{path.stem}-{k}"
         yield MknapData(name, profits, weights, capacities, opt if opt > 0 else None, line)
     if toks.left:
         line, tok = toks.items[toks.pos]
-        raise toks.error("end of file", f"unexpected {tok!r} after {k_problems} problems", line)
+        raise toks.error(("end of file",), f"unexpected {tok!r} after {k_problems} problems", line)
 
 
 def _read_named(path: Path, lines: list[tuple[int, str]]) -> Iterator[MknapData]:
@@ -141,15 +141,15 @@ def _read_named(path: Path, lines: list[tuple[int, str]]) -> Iterator[MknapData]
         end = starts[s + 1][0] if s + 1 < len(starts) else len(lines)
         body = [(no, "" if set(text.strip()) <= {"+"} else text) for no, text in lines[start + 1 : end]]
         toks = _Tokens(path, body)
-        m = toks.count(f"{name}.m")
-        n = toks.count(f"{name}.n")
-        profits = toks.numbers(n, f"{name}.profit")
-        capacities = toks.numbers(m, f"{name}.capacity")
-        weights = tuple(toks.numbers(n, f"{name}.weight[{i}]") for i in range(m))
-        opt = toks.number(f"{name}.optimum")[0]
+        m = toks.count((name, "m"))
+        n = toks.count((name, "n"))
+        profits = toks.numbers(n, (name, "profit"))
+        capacities = toks.numbers(m, (name, "capacity"))
+        weights = tuple(toks.numbers(n, (name, "weight", i)) for i in range(m))
+        opt = toks.number((name, "optimum"))[0]
         if toks.left:
             line, tok = toks.items[toks.pos]
-            raise toks.error(f"{name}", f"unexpected {tok!r} after the optimum", line)
+            raise toks.error((name,), f"unexpected {tok!r} after the optimum", line)
         yield MknapData(name, profits, weights, capacities, opt, lines[start][0])
 
 
@@ -185,7 +185,7 @@ def mknap_problem(data: MknapData, path: str | Path = "") -> Problem:
         score = float(data.profits[j])
         if Decimal(repr(score)) != data.profits[j]:
             raise InvalidProblemError(
-                f"{file}:{data.line} {data.name}.profit[{j}]", f"{data.profits[j]} cannot be held exactly"
+                (f"{file}:{data.line}", data.name, "profit", j), f"{data.profits[j]} cannot be held exactly"
             )
         apps.append(
             Application(
@@ -237,7 +237,7 @@ def mknap_reference(path: str | Path) -> dict[str, Reference]:
             try:
                 number = Decimal(value)
             except InvalidOperation:
-                raise InvalidProblemError(f"{path.name}:{no} {name}", f"{value!r} is not a number") from None
+                raise InvalidProblemError((f"{path.name}:{no}", name), f"{value!r} is not a number") from None
             if name in best:
                 lp[name] = float(number)
             else:

@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
 
-from allocate.errors import InvalidProblemError
+from allocate.errors import InvalidProblemError, Loc
 from allocate.model import Application, Budget, ClientGroup, District, Problem, ScoreScale, Weights
 from allocate.result import Allocation
 
@@ -68,13 +68,14 @@ class _Reader:
         self.use_ballots = False
         self.points = False
 
-    def error(self, field: str, reason: str, line: int | None = None) -> InvalidProblemError:
-        """An InvalidProblemError at ``file:line field`` (no line when line is 0)."""
+    def error(self, loc: Loc, reason: str, line: int | None = None) -> InvalidProblemError:
+        """An InvalidProblemError at ``file:line`` and `loc` within it, e.g. ``case.pb:9 PROJECTS.cost``
+        (no line when line is 0)."""
         at = self.line if line is None else line
         place = f"{self.path.name}:{at}" if at > 0 else self.path.name
-        return InvalidProblemError(f"{place} {field}", reason)
+        return InvalidProblemError((place, *loc), reason)
 
-    def number(self, text: str, field: str, line: int | None = None) -> Decimal:
+    def number(self, text: str, field: Loc, line: int | None = None) -> Decimal:
         try:
             value = Decimal(text.strip().replace(",", "."))
         except InvalidOperation:
@@ -83,7 +84,7 @@ class _Reader:
             raise self.error(field, f"{text.strip()!r} is not a finite number", line)
         return value
 
-    def pence(self, text: str, field: str, line: int | None = None) -> int:
+    def pence(self, text: str, field: Loc, line: int | None = None) -> int:
         amount = self.number(text, field, line) * 100
         if amount != amount.to_integral_value():
             raise self.error(field, f"{text.strip()!r} has a fraction of a hundredth", line)
@@ -91,12 +92,12 @@ class _Reader:
             raise self.error(field, f"{text.strip()!r} must be > 0", line)
         return int(amount)
 
-    def score(self, value: Decimal, field: str, line: int) -> float:
+    def score(self, value: Decimal, field: Loc, line: int, of: str = "") -> float:
         if value < 0:
-            raise self.error(field, f"{value} must be >= 0", line)
+            raise self.error(field, f"{value} must be >= 0{of}", line)
         score = float(value)
         if Decimal(repr(score)) != value:
-            raise self.error(field, f"{value} cannot be held exactly as a float", line)
+            raise self.error(field, f"{value} cannot be held exactly as a float{of}", line)
         return score
 
     def read(self) -> None:
@@ -114,7 +115,9 @@ class _Reader:
                     section, expect_header = head, True
                     continue
                 if not section:
-                    raise self.error("section", f"expected META, PROJECTS or VOTES, got {row[0].strip()!r}")
+                    raise self.error(
+                        ("section",), f"expected META, PROJECTS or VOTES, got {row[0].strip()!r}"
+                    )
                 if expect_header:
                     expect_header = False
                     self.header[section] = [cell.strip() for cell in row]
@@ -125,7 +128,7 @@ class _Reader:
                 cols = self.header[section]
                 if len(row) > len(cols):
                     raise self.error(
-                        section.upper(), f"row has {len(row)} fields but the header has {len(cols)}"
+                        (section.upper(),), f"row has {len(row)} fields but the header has {len(cols)}"
                     )
                 if section == "meta":
                     self._meta(row)
@@ -135,27 +138,27 @@ class _Reader:
                     self._ballot(dict(zip(cols, row, strict=False)))
         self.line = 0
         if "budget" not in self.meta:
-            raise self.error("META.budget", "is missing")
+            raise self.error(("META", "budget"), "is missing")
         if not self.projects:
-            raise self.error("PROJECTS", "has no projects")
+            raise self.error(("PROJECTS",), "has no projects")
         if "votes" not in self.header:
             self._decide()
             if self.use_ballots:
-                raise self.error("VOTES", "section is missing but the tallies come from the ballots")
+                raise self.error(("VOTES",), "section is missing but the tallies come from the ballots")
 
     def _meta(self, row: list[str]) -> None:
         key = row[0].strip()
         if len(row) < 2:
-            raise self.error(f"META.{key}", "has no value")
+            raise self.error(("META", key), "has no value")
         self.meta[key] = row[1].strip()
         self.meta_line[key] = self.line
 
     def _project(self, record: dict[str, str]) -> None:
         pid = record.get("project_id", "").strip()
         if not pid:
-            raise self.error("PROJECTS.project_id", "is missing")
+            raise self.error(("PROJECTS", "project_id"), "is missing")
         if pid in self.tallies:
-            raise self.error("PROJECTS.project_id", f"duplicate project {pid!r}")
+            raise self.error(("PROJECTS", "project_id"), f"duplicate project {pid!r}")
         self.tallies[pid] = Decimal(0)
         self.projects.append((self.line, record))
 
@@ -163,7 +166,7 @@ class _Reader:
         vote_type = self.meta.get("vote_type", "approval").strip().lower()
         if vote_type not in APPROVAL_LIKE | POINTS:
             raise self.error(
-                "META.vote_type", f"unknown vote type {vote_type!r}", self.meta_line.get("vote_type", 0)
+                ("META", "vote_type"), f"unknown vote type {vote_type!r}", self.meta_line.get("vote_type", 0)
             )
         self.points = vote_type in POINTS
         has_column = "votes" in self.header.get("projects", [])
@@ -172,31 +175,31 @@ class _Reader:
         else:
             self.use_ballots = self.tally == "ballots"
         if not self.use_ballots and not has_column:
-            raise self.error("PROJECTS.votes", "column is missing", self.header_line.get("projects", 0))
+            raise self.error(("PROJECTS", "votes"), "column is missing", self.header_line.get("projects", 0))
 
     def _start_votes(self) -> bool:
         """Check the VOTES header; False when the ballots are not needed (stop reading)."""
         if "projects" not in self.header:
-            raise self.error("VOTES", "comes before PROJECTS")
+            raise self.error(("VOTES",), "comes before PROJECTS")
         self._decide()
         cols = self.header["votes"]
         if self.use_ballots and "vote" not in cols:
-            raise self.error("VOTES.vote", "column is missing")
+            raise self.error(("VOTES", "vote"), "column is missing")
         if self.use_ballots and self.points and "points" not in cols:
-            raise self.error("VOTES.points", "column is missing for a points ballot")
+            raise self.error(("VOTES", "points"), "column is missing for a points ballot")
         return self.use_ballots
 
     def _ballot(self, record: dict[str, str]) -> None:
         ids = [p.strip() for p in record.get("vote", "").split(",") if p.strip()]
         unknown = [p for p in ids if p not in self.tallies]
         if unknown:
-            raise self.error("VOTES.vote", f"unknown project {unknown[0]!r}")
+            raise self.error(("VOTES", "vote"), f"unknown project {unknown[0]!r}")
         if self.points:
             raw = [p for p in record.get("points", "").split(",") if p.strip()]
             if len(raw) != len(ids):
-                raise self.error("VOTES.points", f"has {len(raw)} values for {len(ids)} projects")
+                raise self.error(("VOTES", "points"), f"has {len(raw)} values for {len(ids)} projects")
             for pid, text in zip(ids, raw, strict=True):
-                self.tallies[pid] += self.number(text, "VOTES.points")
+                self.tallies[pid] += self.number(text, ("VOTES", "points"))
         else:
             for pid in dict.fromkeys(ids):  # a ballot approves a project once
                 self.tallies[pid] += 1
@@ -213,12 +216,12 @@ class _Reader:
         apps: list[Application] = []
         for line, rec in self.projects:
             pid = rec["project_id"].strip()
-            cost = self.pence(rec.get("cost", ""), "PROJECTS.cost", line)
+            cost = self.pence(rec.get("cost", ""), ("PROJECTS", "cost"), line)
             if self.use_ballots:
-                score = self.score(self.tallies[pid], f"VOTES (total of project {pid!r})", line)
+                score = self.score(self.tallies[pid], ("VOTES",), line, f" (total of project {pid!r})")
             else:
-                votes = self.number(rec.get("votes", ""), "PROJECTS.votes", line)
-                score = self.score(votes, "PROJECTS.votes", line)
+                votes = self.number(rec.get("votes", ""), ("PROJECTS", "votes"), line)
+                score = self.score(votes, ("PROJECTS", "votes"), line)
             districts: tuple[str, ...] = (place,)
             if district_col:
                 districts = _split(rec.get(district_col))
@@ -240,8 +243,9 @@ class _Reader:
                     )
                 )
             except InvalidProblemError as exc:
-                raise self.error(f"PROJECTS ({exc.field})", exc.reason, line) from None
-        budget = self.pence(meta["budget"], "META.budget", self.meta_line["budget"])
+                # the project's columns are the Application's fields
+                raise self.error(("PROJECTS", *exc.loc[1:]), exc.reason, line) from None
+        budget = self.pence(meta["budget"], ("META", "budget"), self.meta_line["budget"])
         try:
             return Problem(
                 name=self.path.stem,
@@ -253,7 +257,7 @@ class _Reader:
                 scale=ScoreScale(outcome_max=max(max(a.outcome_score for a in apps), 1.0)),
             )
         except InvalidProblemError as exc:
-            raise self.error(exc.field, exc.reason, 0) from None
+            raise self.error(exc.loc, exc.reason, 0) from None
 
 
 def _blank(value: str | None) -> bool:
