@@ -39,13 +39,12 @@ from allocate import (
     Requires,
     Weights,
 )
+from allocate.compile import FRACTION_MARGIN
 
-TOLERANCE = 1e-6
-"""Pence of slack allowed on rows whose left side is fractional (pro-rata money, shares).
-
-Exact ties (e.g. a share exactly on its bound) are feasible by the rules' wording; summing
-floats can put such a tie a few 1e-9 pence on the wrong side, so a micro-penny of slack
-keeps ties feasible without admitting anything that is really a penny out."""
+TOLERANCE = FRACTION_MARGIN
+"""Pence of slack allowed on rows whose left side is fractional (pro-rata money, shares): the
+model's own semantics (rules on attributed money hold to within a thousandth of a penny), so
+exact ties, which summing floats can put a few 1e-9 pence on the wrong side, stay feasible."""
 
 MAX_COMBINATIONS = 2_000_000
 CHUNK = 1 << 15

@@ -12,7 +12,7 @@ Optimal values are compared with math.isclose(rel_tol=1e-6, abs_tol=1e-6), not e
 
 A real mistake (an award missed, a rule misread) changes the value by at least one award's
 value, far above 1e-6 relative unless that award is itself worth next to nothing. Feasibility
-is compared exactly (brute force allows 1e-6 pence on fractional rows, see brute.TOLERANCE).
+is compared exactly (brute force allows the model's 1e-3 pence on fractional rows, see brute.TOLERANCE).
 """
 
 from __future__ import annotations
