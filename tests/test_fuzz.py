@@ -49,6 +49,8 @@ FUZZ_TIME_LIMIT = 10.0
 """Seconds per solve on random rounds: bounds the run; an answer cut short by it fails no line
 (`python benchmarks/fuzz.py` counts runs over 5 s as slow)."""
 SHARED = sorted((Path(__file__).parent / "data" / "reliability").glob("round_*.json"))
+REGRESSIONS = sorted((Path(__file__).parent / "data" / "regressions").glob("*.json"))
+"""Rounds the fuzz found since, each kept once its cause was fixed (same file format)."""
 
 
 @lru_cache(maxsize=4096)
@@ -96,7 +98,7 @@ def check_agrees(r: Round, backend: str) -> None:
 
 # --------------------------------------------------------------------------- shared rounds
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("path", SHARED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SHARED + REGRESSIONS, ids=lambda p: p.stem)
 def test_shared_round_backends_agree(path: Path, backend: str) -> None:
     """Same status, optimal values equal within 1e-6, every allocation verified, nothing raised."""
     saved = json.loads(path.read_text())
