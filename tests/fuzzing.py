@@ -719,6 +719,11 @@ class BackendRun:
         return self.error_type == "InvalidProblemError"
 
     @property
+    def out_of_range(self) -> bool:
+        """The backend declined amounts beyond its documented trusted range (not a failure)."""
+        return self.error_type == "SolverError" and "is trusted on amounts up to" in (self.error or "")
+
+    @property
     def answered(self) -> bool:
         return self.error_type is None
 
@@ -745,6 +750,8 @@ class RoundRecord:
     below_best: dict[str, float] = field(default_factory=dict)
     """backend -> its value as a fraction of `best`."""
     refused: list[str] = field(default_factory=list)
+    out_of_range: list[str] = field(default_factory=list)
+    """Backends that declined the round's amounts as beyond their documented trusted range."""
     slow: list[str] = field(default_factory=list)
     statuses_disagree: bool = False
     """Some backend says infeasible and another optimal or feasible."""
@@ -854,6 +861,8 @@ def verdicts(runs: dict[str, BackendRun], time_limit: float) -> RoundRecord:
     for b, r in runs.items():
         if r.refused:
             rec.refused.append(b)
+        elif r.out_of_range:
+            rec.out_of_range.append(b)
         elif r.error_type == VerificationError.__name__:
             rec.unverified[b] = f"raises VerificationError: {r.error}"
         elif r.error_type is not None:
@@ -923,6 +932,7 @@ ROW_LABELS = (
     "VerificationError",
     "refused (InvalidProblemError)",
     "slow (> 5 s)",
+    "declined: amounts beyond its trusted range (documented, not a failure)",
 )
 TOTAL_LABEL = "total (rounds with any of the above against the backend)"
 
@@ -938,8 +948,14 @@ def _hits(rec: RoundRecord) -> dict[str, dict[str, list[str]]]:
         },
         ROW_LABELS[4]: {b: ["while another answers" if rec.partial_refusal else ""] for b in rec.refused},
         ROW_LABELS[5]: {b: [""] for b in rec.slow},
+        ROW_LABELS[6]: {b: [""] for b in rec.out_of_range},
     }
-    counted = {b for label, hit in rows.items() for b in hit if label != ROW_LABELS[4] or rec.partial_refusal}
+    counted = {
+        b
+        for label, hit in rows.items()
+        for b in hit
+        if label != ROW_LABELS[6] and (label != ROW_LABELS[4] or rec.partial_refusal)
+    }
     rows[TOTAL_LABEL] = {b: [""] for b in counted}
     return rows
 

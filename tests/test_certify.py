@@ -135,3 +135,36 @@ def test_certificate_of_a_time_limited_run_says_what_it_checked() -> None:
     checked = certify(problem, model, claim, objective, None, "cpsat", base.solver.options)
     assert checked.certificate is not None and checked.certificate.confirmed
     assert checked.certificate.note == "nothing found above the claimed bound"
+
+
+def big_money_round() -> Problem:
+    """£500m of bids against a £300m budget: beyond the floating-point backends' trusted range."""
+    apps = tuple(
+        Application(id=k, organisation=k, client_groups=("g",), cost=cost, outcome_score=score)
+        for k, cost, score in [
+            ("A", 20_000_000_000, 90),
+            ("B", 15_000_000_000, 80),
+            ("C", 15_000_000_000, 40),
+        ]
+    )
+    return Problem(
+        applications=apps,
+        districts=(District(id="H", population=100),),
+        client_groups=(ClientGroup(id="g"),),
+        budget=Budget(total=30_000_000_000),
+    )
+
+
+@pytest.mark.parametrize("backend", ["highs", "cbc"])
+def test_float_backends_refuse_amounts_beyond_their_trusted_range(backend: str) -> None:
+    with pytest.raises(
+        allocate.SolverError, match=r"trusted on amounts up to £100,000,000.*use backend 'cpsat'"
+    ):
+        solve(big_money_round(), backend)
+
+
+def test_cpsat_solves_big_money_and_says_no_partner_can_certify_it() -> None:
+    a = solve(big_money_round(), "cpsat", certify=True)
+    assert a.status == "optimal" and a.funded == {"A"}
+    assert a.certificate is not None and not a.certificate.confirmed
+    assert "not trusted on amounts above £100,000,000" in a.certificate.note

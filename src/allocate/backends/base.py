@@ -110,12 +110,41 @@ class PinningSession:
         raise NotImplementedError
 
 
+FLOAT_TRUSTED_PENCE = 10**10
+"""The largest amount (£100m) on which the floating-point MIP backends (HiGHS, CBC) are trusted.
+
+Measured (benchmarks/RESULTS.md, differential fuzz): both gave wrong "optimal" or "infeasible"
+answers only on rounds with amounts of 1.9e11 pence or more, where a penny is 1e-11 of a row
+and below what double-precision tolerances resolve; 1e10 keeps a 19x margin. CP-SAT, on exact
+integers, is trusted up to MAX_PENCE."""
+
+
 class Backend(Protocol):
-    """A solver adapter: loads a compiled problem into a Session."""
+    """A solver adapter: loads a compiled problem into a Session (after `check_range`)."""
 
     name: str
+    max_pence: int
+    """The largest amount of money this backend is trusted on (see docs/engine.md)."""
 
     def prepare(self, model: CompiledProblem) -> Session: ...
+
+
+def largest_amount(model: CompiledProblem) -> float:
+    """The largest amount of money in the model: an award's cost or a rule's stated bound."""
+    bounds = np.concatenate([model.stated_lo, model.stated_hi])
+    finite = np.abs(bounds[np.isfinite(bounds)])
+    return float(max(model.cost.max(initial=0.0), finite.max(initial=0.0)))
+
+
+def check_range(backend: Backend, model: CompiledProblem) -> None:
+    """Refuse a round whose money lies beyond what `backend` is trusted on, rather than risk a wrong answer."""
+    largest = largest_amount(model)
+    if largest > backend.max_pence:
+        raise SolverError(
+            f"backend {backend.name!r} is trusted on amounts up to £{backend.max_pence // 100:,} "
+            f"and this round has £{largest / 100:,.2f}: use backend 'cpsat' (exact integers, "
+            "trusted to £10bn)"
+        )
 
 
 def solve_once(

@@ -26,7 +26,15 @@ import time
 import numpy as np
 import pulp
 
-from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven
+from allocate.backends.base import (
+    FLOAT_TRUSTED_PENCE,
+    PinningSession,
+    RawSolution,
+    RawStatus,
+    SolverOptions,
+    check_range,
+    proven,
+)
 from allocate.compile import CompiledProblem
 from allocate.errors import SolverError
 
@@ -95,7 +103,10 @@ class CbcBackend:
 
     name = "cbc"
 
+    max_pence = FLOAT_TRUSTED_PENCE
+
     def prepare(self, model: CompiledProblem) -> CbcSession:
+        check_range(self, model)
         return CbcSession(model)
 
 

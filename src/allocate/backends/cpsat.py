@@ -55,9 +55,10 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
-from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven
+from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, check_range, proven
 from allocate.compile import TOTAL_RULE, CompiledProblem
 from allocate.errors import SolverError
+from allocate.schema import MAX_PENCE
 
 MASS_BITS = 50
 """Every integer row has sum |coefficient| x max |variable| <= 2^MASS_BITS (plus rounding)."""
@@ -270,7 +271,10 @@ class CpSatBackend:
 
     name = "cpsat"
 
+    max_pence = MAX_PENCE
+
     def prepare(self, model: CompiledProblem) -> CpSatSession:
+        check_range(self, model)
         return CpSatSession(model)
 
 

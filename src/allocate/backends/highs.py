@@ -13,7 +13,16 @@ from importlib.metadata import version
 import highspy
 import numpy as np
 
-from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven, quiet_stdout
+from allocate.backends.base import (
+    FLOAT_TRUSTED_PENCE,
+    PinningSession,
+    RawSolution,
+    RawStatus,
+    SolverOptions,
+    check_range,
+    proven,
+    quiet_stdout,
+)
 from allocate.compile import CompiledProblem
 from allocate.errors import SolverError
 
@@ -27,7 +36,10 @@ class HighsBackend:
 
     name = "highs"
 
+    max_pence = FLOAT_TRUSTED_PENCE
+
     def prepare(self, model: CompiledProblem) -> HighsSession:
+        check_range(self, model)
         return HighsSession(model)
 
 
