@@ -18,6 +18,7 @@ from allocate import (
     Coverage,
     District,
     EqualityGap,
+    Lock,
     MinOrganisations,
     NoNewGaps,
     OrganisationCap,
@@ -38,6 +39,7 @@ from allocate.backends import get_backend
 from allocate.backends.base import SolverOptions, solve_once
 from allocate.compile import TOTAL_RULE
 from allocate.conflict import restrict
+from allocate.diagnose import Relaxation
 from allocate.robustness import draw
 from allocate.whatif import as_weights
 
@@ -260,6 +262,87 @@ def test_diagnose_names_an_irreducible_set_and_a_working_relaxation() -> None:
     relaxed = dataclasses.replace(model, row_lo=relaxed_lo, row_hi=relaxed_hi)
     assert _feasible(relaxed, np.ones(len(labels), dtype=bool))
     assert "cannot all hold" in d.text()
+
+
+def _two_bids(first: dict, rules: tuple) -> Problem:
+    """Two £100 bids; `first` overrides fields of bid A (e.g. its organisation or district)."""
+    apps = (
+        Application(
+            **{
+                "id": "A",
+                "organisation": "O1",
+                "client_groups": ("carers",),
+                "districts": ("H",),
+                "cost": 10_000,
+                "outcome_score": 50.0,
+            }
+            | first
+        ),
+        Application(
+            id="B",
+            organisation="O2",
+            client_groups=("carers",),
+            districts=("W",),
+            cost=10_000,
+            outcome_score=40.0,
+        ),
+    )
+    districts = {d for a in apps for d in a.districts}
+    return Problem(
+        applications=apps,
+        districts=tuple(District(id=d, population=10) for d in sorted(districts)),
+        client_groups=(ClientGroup(id="carers"),),
+        budget=Budget(total=100_000),
+        rules=rules,
+    )
+
+
+def test_diagnose_weighs_and_words_an_organisation_cap_in_pounds_whatever_the_name() -> None:
+    """'Citizens Advice Accounts' contains 'count': its cap is still money. Raising it by 20p
+    (weight £0.20) beats dropping the lock (one award); as awards it would have cost 20."""
+    org = "Citizens Advice Accounts"
+    p = _two_bids(
+        {"organisation": org, "cost": 10_020},
+        (Lock(application="A"), OrganisationCap(organisation=org, max_amount=10_000)),
+    )
+    d = diagnose(p)
+    cap = f"OrganisationCap.max_amount[{org}]"
+    assert not d.feasible and set(d.rows) == {"Lock[fund A]", cap}
+    assert d.relaxation == (Relaxation(cap, "<=", 10_000, 10_020, 20, "pence"),)
+    assert d.relaxation[0].text() == f"raise {cap} from £100.00 to £100.20 (by £0.20)"
+    alone = {r.label: r for r in d.alternatives}
+    assert alone[cap].unit == "pence" and alone[cap].amount == 20
+    assert alone["Lock[fund A]"].unit == "awards" and alone["Lock[fund A]"].text() == (
+        "lower Lock[fund A] from 1 to 0 (by 1)"
+    )
+
+
+def test_diagnose_weighs_and_words_a_coverage_amount_in_pounds_whatever_the_district() -> None:
+    """'Lockerbie' contains 'Lock': its minimum amount is still money. Lowering it by 20p beats
+    funding the excluded bid (one award)."""
+    p = _two_bids(
+        {"districts": ("Lockerbie",)},
+        (Lock(application="A", fund=False), Coverage(over="district", key="Lockerbie", min_amount=20)),
+    )
+    d = diagnose(p)
+    cover = "Coverage.min_amount[district=Lockerbie]"
+    assert not d.feasible and set(d.rows) == {"Lock[exclude A]", cover}
+    assert d.relaxation == (Relaxation(cover, ">=", 20, 0, 20, "pence"),)
+    assert d.relaxation[0].text() == f"lower {cover} from £0.20 to £0.00 (by £0.20)"
+    assert {r.label: r.unit for r in d.alternatives} == {cover: "pence", "Lock[exclude A]": "awards"}
+
+
+def test_diagnose_words_share_rows_as_attributed_money_and_organisations_as_counts() -> None:
+    """Two organisations must be funded, but O2 may have at most 40% of the money (it would have 50%)."""
+    p = _two_bids({}, (MinOrganisations(count=2), OrganisationCap(organisation="O2", max_share=0.4)))
+    d = diagnose(p)
+    share = "OrganisationCap.max_share[O2]"
+    assert not d.feasible and set(d.rows) == {"MinOrganisations", share}
+    alone = {r.label: r for r in d.alternatives}
+    assert alone["MinOrganisations"].unit == "organisations"
+    assert alone["MinOrganisations"].text() == "lower MinOrganisations from 2 to 1 (by 1)"
+    assert alone[share].unit == "pence" and alone[share].share and alone[share].amount == 2_000
+    assert alone[share].text() == f"let {share} miss by £20.00 of attributed money"
 
 
 # -- compare ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 import allocate
@@ -417,3 +418,84 @@ def test_requires_counts_variants() -> None:
     # A+B+C is not allowed (A needs D); A+B+D (£900) = 210 beats A+B+Dv (£800) = 200.
     solved(problem, 210, {"A", "B", "D"})
     assert verify(problem, [("A", None), ("D", "Dv")]).ok
+
+
+# -- row metadata -------------------------------------------------------------------------
+
+
+def test_row_metadata_is_stated_once_where_rows_are_made() -> None:
+    """Every rule's compiled rows and checked rows carry the same labels and units; the
+    structural rows (T's definition, MinOrganisations' links) are flagged, and each row names
+    its kind of rule."""
+    rules = (
+        Pot(max_per_year=250 * POUND, amount=300 * POUND),
+        Coverage(over="district", min_amount=1, max_share=0.9, min_count=1),
+        Coverage(over="cell", key="H:carers", max_amount=900 * POUND, min_share=0.0, max_count=3),
+        EqualityGap(over="district", tolerance=0.5),
+        NoNewGaps(cells=("R:older",)),
+        OrganisationCap(max_amount=700 * POUND, max_share=0.8, max_awards=2),
+        MinOrganisations(count=2),
+        PassMark(min_outcome=10),
+        Lock(application="A"),
+        Exclusive(applications=("C", "D")),
+        Requires(application="B", requires="A"),
+    )
+    problem = round_(rules, budget=Budget(total=1000 * POUND, per_year=(1000 * POUND,)))
+    model = allocate.compile_problem(problem)
+    checks = verify(problem, [("A", None), ("B", None)]).checks
+    checked = {c.label: c.unit for c in checks}
+    compiled = {
+        label: ("pence" if unit == "share" else str(unit))
+        for label, unit, structural in zip(
+            model.row_labels, model.row_unit, model.row_structural, strict=True
+        )
+        if not structural
+    }
+    assert compiled == checked
+    assert len(compiled) == len(model.row_labels) - model.row_structural.sum() == len(checks)
+    structural = {lbl for lbl, s in zip(model.row_labels, model.row_structural, strict=True) if s}
+    assert structural == {
+        "Total",
+        "MinOrganisations.link[O1]",
+        "MinOrganisations.link[O2]",
+        "MinOrganisations.link[O3]",
+    }
+    units = dict(zip(model.row_labels, model.row_unit, strict=True))
+    assert units["Coverage.max_share[district=H]"] == units["EqualityGap.low[district=R]"] == "share"
+    assert units["OrganisationCap.max_amount[O1]"] == units["Budget[year=1]"] == "pence"
+    assert units["MinOrganisations"] == "organisations" and units["Lock[fund A]"] == "awards"
+    kinds = dict(zip(model.row_labels, model.row_kind, strict=True))
+    assert kinds["Budget[total]"] == "budget" and kinds["Total"] == "total awarded"
+    assert kinds["EqualityGap.high[district=H]"] == EqualityGap.display_name == "equality gap rule"
+    assert kinds["OrganisationCap.max_share[O2]"] == "organisation cap"
+    assert [r.equity for r in rules] == [
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_row_metadata_follows_rows_added_or_dropped() -> None:
+    from allocate.conflict import restrict
+
+    model = allocate.compile_problem(round_((MinOrganisations(count=2), Lock(application="D"))))
+    coefs = np.concatenate([model.cost, np.zeros(model.n_vars - model.n)])
+    more = model.with_row(coefs, 0.0, 500.0, "Analysis[test]")
+    assert more.row_labels[-1] == "Analysis[test]" and more.row_unit[-1] == "value"
+    assert not more.row_structural[-1] and more.row_kind[-1] == "analysis row"
+    keep = ~model.row_structural
+    fewer = restrict(model, keep)
+    assert fewer.row_labels == tuple(lbl for lbl, k in zip(model.row_labels, keep, strict=True) if k)
+    assert list(fewer.row_unit) == list(model.row_unit[keep]) and not fewer.row_structural.any()
+    with pytest.raises(ValueError, match="row_unit"):
+        import dataclasses
+
+        dataclasses.replace(model, row_unit=model.row_unit[:-1])

@@ -24,7 +24,7 @@ import numpy as np
 from allocate.backends import NAMES, get_backend
 from allocate.backends.base import RawSolution, SolverOptions, relative_gap, solve_once
 from allocate.compile import CompiledProblem
-from allocate.conflict import group_name, restrict, structural_rows
+from allocate.conflict import group_name, restrict
 from allocate.errors import AllocateError, CertificationError, InvalidProblemError
 from allocate.finish import finish
 from allocate.model import Problem, Weights
@@ -171,8 +171,8 @@ def _refute_infeasible(
 def _conflict_rows(model: CompiledProblem, conflict: tuple[str, ...]) -> np.ndarray:
     """Rows named in a conflict (by row label, or by rule group name), plus structural rows."""
     named = set(conflict)
-    keep = structural_rows(model) | np.array([label in named for label in model.row_labels], dtype=bool)
-    if not keep[~structural_rows(model)].any():  # the conflict named rule groups, not rows
+    keep = model.row_structural | np.array([label in named for label in model.row_labels], dtype=bool)
+    if not keep[~model.row_structural].any():  # the conflict named rule groups, not rows
         groups = {g for g in np.unique(model.row_rule) if group_name(model, int(g)) in named}
         keep |= np.isin(model.row_rule, list(groups))
     return np.asarray(keep)

@@ -7,6 +7,13 @@ and auxiliary binaries (e.g. "organisation funded"). Every row carries a label l
 ``Coverage.min_amount[district=Hastings]`` and the index of the rule that made it
 (-1 for the budget, -2 for "at most one option per application", -3 for T's definition).
 
+What is known about a row is stated once, where it is made (`CompileContext.add_rows`), and
+carried in per-row arrays beside the label: `row_unit` (what the row counts: pence, a share of
+the total awarded in pence, awards, organisations, or value in rows analyses add) and
+`row_structural` (the row only defines an auxiliary variable: T's definition `Total`,
+MinOrganisations' `link` rows; never a clash on its own). The kind of rule of each row is
+`row_kind` (from `row_rule` and the rule's `display_name`). Nothing downstream parses a label.
+
 Arrays are built column-wise with numpy; the only pass over applications is the one
 that reads their fields into arrays.
 
@@ -36,6 +43,7 @@ import scipy.sparse as sp
 
 from allocate.candidates import Candidate, candidates
 from allocate.model import Problem, Weights
+from allocate.rules import RowUnit, budget_label, variants_label
 from allocate.tally import Dimension, cell_key
 
 
@@ -59,6 +67,17 @@ VARIANTS_RULE = -2
 TOTAL_RULE = -3
 ANALYSIS_RULE = -4
 
+GROUP_NAMES = {
+    BUDGET_RULE: "budget",
+    VARIANTS_RULE: "one option per application",
+    TOTAL_RULE: "total awarded",
+    ANALYSIS_RULE: "analysis row",
+}
+"""The kind (display name) of the rows that no rule of the problem made."""
+
+_UNIT_DTYPE = "<U13"
+"""Fixed-width strings wide enough for every RowUnit ("organisations")."""
+
 ArrayLike = float | Sequence[float] | np.ndarray
 
 WHOLE_MARGIN = 0.5
@@ -71,6 +90,8 @@ up to MAX_PENCE, far below a penny, and not a round fraction (so no share lands 
 @dataclass
 class _Rows:
     labels: list[str] = field(default_factory=list)
+    unit: list[str] = field(default_factory=list)
+    structural: list[np.ndarray] = field(default_factory=list)
     rule: list[np.ndarray] = field(default_factory=list)
     lo: list[np.ndarray] = field(default_factory=list)
     hi: list[np.ndarray] = field(default_factory=list)
@@ -216,9 +237,10 @@ class CompileContext:
         if self.total_col is None:
             self.total_col = self.n_vars
             self.aux_labels.append("total_awarded")
-            rule, self.rule_index = self.rule_index, TOTAL_RULE
-            self.add_rows(["Total"], 0.0, 0.0, x=sp.csr_matrix(self.cost[None, :]), total=[-1.0])
-            self.rule_index = rule
+            cost = sp.csr_matrix(self.cost[None, :])
+            self.add_rows(
+                ["Total"], 0.0, 0.0, unit="pence", structural=True, x=cost, total=[-1.0], rule=TOTAL_RULE
+            )
         return self.total_col
 
     def add_rows(
@@ -227,11 +249,18 @@ class CompileContext:
         lo: ArrayLike,
         hi: ArrayLike,
         *,
+        unit: RowUnit,
+        structural: bool = False,
         x: sp.spmatrix | None = None,
         total: ArrayLike | None = None,
         aux: tuple[int, sp.spmatrix] | None = None,
+        rule: int | None = None,
     ) -> None:
-        """Append rows lo <= x-part·x + total·T + aux-part·aux <= hi, labelled."""
+        """Append rows lo <= x-part·x + total·T + aux-part·aux <= hi, labelled.
+
+        `unit` is what the rows count (see `RowUnit`); `structural` marks rows that only define
+        an auxiliary variable. `rule` defaults to the rule being emitted (`rule_index`).
+        """
         k = len(labels)
         if k == 0:
             return
@@ -245,10 +274,24 @@ class CompileContext:
         if aux is not None:
             self.rows.blocks.append((r0, aux[0], sp.coo_matrix(aux[1])))
         self.rows.labels.extend(labels)
-        self.rows.rule.append(np.full(k, self.rule_index))
+        self.rows.unit.extend([unit] * k)
+        self.rows.structural.append(np.full(k, structural))
+        self.rows.rule.append(np.full(k, self.rule_index if rule is None else rule))
         self.rows.lo.append(np.broadcast_to(np.asarray(lo, dtype=np.float64), (k,)))
         self.rows.hi.append(np.broadcast_to(np.asarray(hi, dtype=np.float64), (k,)))
         self.n_rows += k
+
+
+ROW_FIELDS = (
+    "row_lo",
+    "row_hi",
+    "row_labels",
+    "row_rule",
+    "row_margin",
+    "row_unit",
+    "row_structural",
+)
+"""CompiledProblem's per-row arrays: whatever adds or drops rows keeps every one in step."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +307,10 @@ class CompiledProblem:
     row_rule: np.ndarray
     row_margin: np.ndarray
     """How far row_lo/row_hi lie outside the rules' stated bounds (see the module docstring)."""
+    row_unit: np.ndarray
+    """What each row counts (a `RowUnit`: "pence", "share", "awards", "organisations", "value")."""
+    row_structural: np.ndarray
+    """Rows that only define an auxiliary variable (T, "organisation funded"): never a clash alone."""
     var_lb: np.ndarray
     var_ub: np.ndarray
     integer: np.ndarray
@@ -274,6 +321,14 @@ class CompiledProblem:
     beneficiaries: np.ndarray
     total_col: int | None
 
+    def __post_init__(self) -> None:
+        rows = self.A.shape[0]
+        for name in ROW_FIELDS:
+            if len(getattr(self, name)) != rows:
+                raise ValueError(
+                    f"CompiledProblem.{name} has {len(getattr(self, name))} entries for {rows} rows"
+                )
+
     @property
     def n(self) -> int:
         """Number of candidate awards (the first n variables)."""
@@ -282,6 +337,16 @@ class CompiledProblem:
     @property
     def n_vars(self) -> int:
         return len(self.var_labels)
+
+    def rule_kind(self, group: int) -> str:
+        """The kind of rule of a row group (`row_rule` value), e.g. "coverage rule" or "budget"."""
+        return GROUP_NAMES[group] if group < 0 else self.problem.rules[group].display_name
+
+    @property
+    def row_kind(self) -> tuple[str, ...]:
+        """The kind of rule of each row (see `rule_kind`)."""
+        names = {int(g): self.rule_kind(int(g)) for g in np.unique(self.row_rule)}
+        return tuple(names[int(g)] for g in self.row_rule)
 
     @property
     def stated_lo(self) -> np.ndarray:
@@ -294,9 +359,16 @@ class CompiledProblem:
         return np.asarray(self.row_hi - self.row_margin)
 
     def with_row(
-        self, coefs: np.ndarray, lo: float, hi: float, label: str, rule: int = ANALYSIS_RULE
+        self,
+        coefs: np.ndarray,
+        lo: float,
+        hi: float,
+        label: str,
+        rule: int = ANALYSIS_RULE,
+        *,
+        unit: RowUnit = "value",
     ) -> CompiledProblem:
-        """A copy with one more row lo <= coefs·x <= hi (e.g. an epsilon constraint)."""
+        """A copy with one more row lo <= coefs·x <= hi (e.g. an epsilon constraint on value)."""
         row = sp.csr_matrix(np.asarray(coefs, dtype=np.float64)[None, :])
         return dataclasses.replace(
             self,
@@ -306,6 +378,8 @@ class CompiledProblem:
             row_labels=(*self.row_labels, label),
             row_rule=np.append(self.row_rule, rule),
             row_margin=np.append(self.row_margin, 0.0),
+            row_unit=np.append(self.row_unit, unit),
+            row_structural=np.append(self.row_structural, False),
         )
 
     def objective(self, weights: Weights | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -334,12 +408,14 @@ def compile_problem(problem: Problem) -> CompiledProblem:
     ctx = CompileContext(problem, cands)
     budget = problem.budget
     ctx.rule_index = BUDGET_RULE
-    ctx.add_rows(["Budget[total]"], -math.inf, float(budget.total), x=sp.csr_matrix(ctx.cost[None, :]))
+    cost = sp.csr_matrix(ctx.cost[None, :])
+    ctx.add_rows([budget_label()], -math.inf, float(budget.total), unit="pence", x=cost)
     if budget.per_year is not None:
         ctx.add_rows(
-            [f"Budget[year={y + 1}]" for y in range(budget.years)],
+            [budget_label(y + 1) for y in range(budget.years)],
             -math.inf,
             np.array(budget.per_year, dtype=np.float64),
+            unit="pence",
             x=sp.csr_matrix(ctx.profile.T.astype(np.float64)),
         )
     ctx.rule_index = VARIANTS_RULE
@@ -350,7 +426,8 @@ def compile_problem(problem: Problem) -> CompiledProblem:
         m = sp.csr_matrix(
             (np.ones(int(keep.sum())), (rows[keep], np.flatnonzero(keep))), shape=(len(multi), ctx.n)
         )
-        ctx.add_rows([f"Variants[{problem.applications[i].id}]" for i in multi], -math.inf, 1.0, x=m)
+        labels = [variants_label(problem.applications[i].id) for i in multi]
+        ctx.add_rows(labels, -math.inf, 1.0, unit="awards", x=m)
     for i, rule in enumerate(problem.rules):
         ctx.rule_index = i
         rule.emit(ctx)
@@ -396,6 +473,10 @@ def _assemble(problem: Problem, ctx: CompileContext) -> CompiledProblem:
         row_labels=tuple(ctx.rows.labels),
         row_rule=rule,
         row_margin=margin,
+        row_unit=np.array(ctx.rows.unit, dtype=_UNIT_DTYPE),
+        row_structural=np.concatenate(ctx.rows.structural)
+        if ctx.rows.structural
+        else np.zeros(0, dtype=bool),
         var_lb=np.zeros(n_vars),
         var_ub=var_ub,
         integer=integer,

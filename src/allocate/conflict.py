@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocate.backends.base import Backend, SolverOptions, solve_once
-from allocate.compile import BUDGET_RULE, TOTAL_RULE, VARIANTS_RULE, CompiledProblem
+from allocate.compile import BUDGET_RULE, VARIANTS_RULE, CompiledProblem
 
 MAX_ROWS_FOR_ROW_FILTER = 60
 
@@ -31,6 +31,8 @@ def restrict(model: CompiledProblem, keep: np.ndarray) -> CompiledProblem:
         row_labels=tuple(lbl for lbl, k in zip(model.row_labels, keep, strict=True) if k),
         row_rule=model.row_rule[keep],
         row_margin=model.row_margin[keep],
+        row_unit=model.row_unit[keep],
+        row_structural=model.row_structural[keep],
     )
 
 
@@ -69,6 +71,8 @@ class Conflict:
     groups: list[str]
     rows: list[str]
     irreducible: bool
+    row_indices: tuple[int, ...] = ()
+    """The rows named in `rows`, by position in the model (labels need not be unique)."""
 
 
 def group_name(model: CompiledProblem, group: int) -> str:
@@ -79,19 +83,13 @@ def group_name(model: CompiledProblem, group: int) -> str:
     return model.problem.rules[group].label
 
 
-def structural_rows(model: CompiledProblem) -> np.ndarray:
-    """Rows that only define auxiliary variables (T, "organisation funded"): never a clash alone."""
-    links = np.array([label.startswith("MinOrganisations.link[") for label in model.row_labels], dtype=bool)
-    return np.asarray((model.row_rule == TOTAL_RULE) | links)
-
-
 def find_conflict(
     model: CompiledProblem, backend: Backend, options: SolverOptions, started: float | None = None
 ) -> Conflict:
     """An irreducible set of clashing rule groups and rows (within options.time_limit from `started`)."""
     budget = _Budget(options, time.perf_counter() if started is None else started)
-    structural = structural_rows(model)
-    groups = [g for g in np.unique(model.row_rule) if g != TOTAL_RULE]
+    structural = model.row_structural
+    groups = [int(g) for g in np.unique(model.row_rule[~structural])]  # T's definition is no group
     active = set(groups)
     for g in groups:
         trial = active - {g}
@@ -113,4 +111,5 @@ def find_conflict(
         [group_name(model, g) for g in sorted(active)],
         [model.row_labels[r] for r in rows],
         filtered and not budget.undecided,
+        tuple(rows),
     )

@@ -3,7 +3,8 @@
 `diagnose(problem)` finds an irreducible set of clashing rules (deletion filter, see
 `allocate.conflict`) and then the least relaxation of those rows that restores feasibility:
 elastic variables on each clashing row, minimising the total relaxation (in pounds for money
-rows, in awards for count rows) with every other rule kept. It also gives, for each clashing
+rows, in awards or organisations for count rows; each row's unit is the one it was compiled
+with) with every other rule kept. It also gives, for each clashing
 row on its own, the least relaxation of that row alone, so the commissioner can choose.
 """
 
@@ -23,17 +24,8 @@ from allocate.conflict import find_conflict
 from allocate.model import Problem
 from allocate.summary import pounds
 
-_COUNT_WORDS = (
-    "count",
-    "awards",
-    "NoNewGaps",
-    "Lock",
-    "Exclusive",
-    "Requires",
-    "PassMark",
-    "Variants",
-    "MinOrganisations",
-)
+_MONEY = ("pence", "share")
+"""Row units measured in pence (a share row compares attributed money with a share of the total)."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +38,11 @@ class Relaxation:
     relaxed_limit: float
     amount: float
     unit: str
+    share: bool = False
+    """The row compares attributed money with a share of the total awarded (its unit: "share")."""
 
     def text(self) -> str:
-        if "EqualityGap" in self.label or "share" in self.label:
-            # Share rows compare attributed money with a share of the total awarded.
+        if self.share:
             return f"let {self.label} miss by {pounds(self.amount)} of attributed money"
         fmt = pounds if self.unit == "pence" else (lambda v: f"{v:g}")
         verb = "lower" if self.sense == ">=" else "raise"
@@ -86,10 +79,6 @@ class Diagnosis:
         return "\n".join(lines)
 
 
-def _unit(label: str) -> str:
-    return "awards" if any(w in label for w in _COUNT_WORDS) else "pence"
-
-
 def _elastic(
     model: CompiledProblem, rows: list[int], backend: Backend, options: SolverOptions
 ) -> list[Relaxation] | None:
@@ -112,7 +101,8 @@ def _elastic(
             for r, low in zip(cols, lo_side, strict=True)
         ]
     )
-    weight = np.array([1.0 / 100 if _unit(model.row_labels[r]) == "pence" else 1.0 for r in cols])
+    # A pound of money weighs as much as one award or organisation.
+    weight = np.where(np.isin(model.row_unit[cols], _MONEY), 1.0 / 100, 1.0)
     elastic = dataclasses.replace(
         model,
         A=sp.hstack([model.A, E]).tocsr(),
@@ -129,7 +119,7 @@ def _elastic(
     for j, (r, low) in enumerate(zip(cols, lo_side, strict=True)):
         amount = float(raw.x[model.n_vars + j])
         if amount > 1e-6:
-            unit = _unit(model.row_labels[r])
+            unit = str(model.row_unit[r])
             # Measured from the stated bound, not the solver's widened one; whole pence / awards.
             amount = math.ceil(amount + model.row_margin[r] - 1e-9)
             limit = float(model.stated_lo[r] if low else model.stated_hi[r])
@@ -140,7 +130,8 @@ def _elastic(
                     limit,
                     limit - amount if low else limit + amount,
                     amount,
-                    unit,
+                    "pence" if unit == "share" else unit,
+                    share=unit == "share",
                 )
             )
     return out
@@ -157,8 +148,7 @@ def diagnose(
         return Diagnosis(True, (), (), (), ())
     found = find_conflict(model, engine, opts)
     groups, labels = found.groups, found.rows
-    index = {lbl: i for i, lbl in enumerate(model.row_labels)}
-    rows = [index[lbl] for lbl in labels if lbl in index and not lbl.startswith("Total")]
+    rows = [r for r in found.row_indices if not model.row_structural[r]]
     combined = _elastic(model, rows, engine, opts) or []
     alternatives = []
     for r in rows:

@@ -206,8 +206,9 @@ def shadow_prices(model: CompiledProblem, objective: np.ndarray, allocation: All
         return {}
     duals = np.asarray(solver.dual_values())
     binding = {r.label for r in allocation.rules_report if r.binding}
+    rows = zip(model.row_labels, duals, model.row_structural, strict=True)
     return {
         label: float(abs(d))
-        for label, d in zip(model.row_labels, duals, strict=True)
-        if label in binding and math.isfinite(d) and abs(d) > 1e-12
+        for label, d, structural in rows
+        if not structural and label in binding and math.isfinite(d) and abs(d) > 1e-12
     }

@@ -99,7 +99,8 @@ def finish(
 def _allocation(
     problem: Problem, model: CompiledProblem, raw: RawSolution, weights: Weights, info: SolverInfo, stamp: str
 ) -> Allocation:
-    assert raw.x is not None
+    if raw.x is None:
+        raise SolverError(f"backend {info.backend!r} reported {raw.status} without an allocation")
     x = raw.x[: model.n]
     if np.any(np.abs(x - np.round(x)) > 1e-4):
         raise SolverError(f"backend {info.backend!r} returned fractional awards")

@@ -19,7 +19,7 @@ import numpy as np
 from allocate.backends import DEFAULT_BACKEND, get_backend
 from allocate.backends.base import RawSolution, SolverOptions, solve_once
 from allocate.compile import compile_problem
-from allocate.errors import InfeasibleError
+from allocate.errors import InfeasibleError, SolverError
 from allocate.finish import finish
 from allocate.model import Problem
 from allocate.result import Allocation
@@ -69,8 +69,7 @@ class _Search:
     def point(
         self, raw: RawSolution, share: float | None, lo: float | None, hi: float | None
     ) -> FrontierPoint:
-        assert raw.x is not None
-        x = np.round(raw.x)
+        x = _values(raw, self.backend, "a frontier point")
         weights = self.problem.weights if share is None else as_weights(self.problem, share)
         # The solver's bound belongs to the objective it was given, not to these weights.
         alloc = finish(
@@ -90,13 +89,23 @@ class _Search:
         if raw.x is None:
             raise InfeasibleError("the problem has no allocation; run diagnose() first")
         best = float(first @ np.round(raw.x))
-        tied = self.model.with_row(first, best - _slack(best), np.inf, "Frontier[tie]")
+        tied = self.model.with_row(first, best - _slack(best), np.inf, "Frontier[tie]", unit="value")
         raw2 = solve_once(self.engine, tied, second, self.options, hint=np.round(raw.x))
         return raw2 if raw2.x is not None else raw
 
 
 def _slack(value: float) -> float:
     return REL_TOL * max(1.0, abs(value))
+
+
+def _values(raw: RawSolution, backend: str, what: str) -> np.ndarray:
+    """The rounded allocation of a solve that must have one (the search only asks such questions)."""
+    if raw.x is None:
+        raise SolverError(
+            f"backend {backend!r} stopped ({raw.status}) before finding {what}; "
+            "allow more time (time_limit) or use another backend"
+        )
+    return np.asarray(np.round(raw.x))
 
 
 def frontier(
@@ -115,8 +124,7 @@ def frontier(
     O_, S_ = search.outcome, search.social
     ra = search.lexicographic(O_, S_)
     rb = search.lexicographic(S_, O_)
-    assert ra.x is not None and rb.x is not None
-    xa, xb = np.round(ra.x), np.round(rb.x)
+    xa, xb = _values(ra, backend, "the best outcome"), _values(rb, backend, "the best social value")
     session = search.engine.prepare(search.model)
     found: dict[bytes, tuple[RawSolution, float]] = {xa.tobytes(): (ra, 0.0), xb.tobytes(): (rb, 1.0)}
     breaks: list[tuple[float, bytes]] = []
@@ -129,8 +137,7 @@ def frontier(
         obj = (1 - w) * O_ + w * S_
         search.solves += 1
         raw = session.solve(obj, search.options, hint=xl)
-        assert raw.x is not None
-        xc = np.round(raw.x)
+        xc = _values(raw, backend, f"an allocation at social value share {w:.6g}")
         if obj @ xc > obj @ xl + _slack(obj @ xl):
             found[xc.tobytes()] = (raw, w)
             between(xl, xc)
@@ -155,11 +162,12 @@ def _epsilon(search: _Search, steps: int) -> Frontier:
     O_, S_ = search.outcome, search.social
     ra = search.lexicographic(O_, S_)
     rb = search.lexicographic(S_, O_)
-    assert ra.x is not None and rb.x is not None
-    lo, hi = float(S_ @ np.round(ra.x)), float(S_ @ np.round(rb.x))
+    backend = search.backend
+    lo = float(S_ @ _values(ra, backend, "the best outcome"))
+    hi = float(S_ @ _values(rb, backend, "the best social value"))
     seen: dict[bytes, FrontierPoint] = {}
     for eps in np.linspace(lo, hi, max(2, steps)):
-        m = search.model.with_row(S_, eps - _slack(eps), np.inf, "Frontier[epsilon]")
+        m = search.model.with_row(S_, eps - _slack(eps), np.inf, "Frontier[epsilon]", unit="value")
         search.solves += 1
         raw = solve_once(search.engine, m, O_, search.options)
         if raw.x is not None and np.round(raw.x).tobytes() not in seen:

@@ -1,8 +1,9 @@
 """The price of each equity rule: the value the round gives up to meet it.
 
-For each rule, re-solve the round without it: the rule's price is the value without it minus
-the value with it (never negative, since dropping a rule can only widen the choice), with how
-many awards and organisations would change. For an EqualityGap rule it also re-solves with the
+For each rule (by default the equity rules, whose class sets `equity`), re-solve the round
+without it: the rule's price is the value without it minus the value with it (never negative,
+since dropping a rule can only widen the choice), with how many awards and organisations
+would change. For an EqualityGap rule it also re-solves with the
 tolerance set to a few other values (e.g. ±2, ±5, ±10 percentage points), so a commissioner
 sees what a tighter or looser band would cost.
 """
@@ -17,22 +18,11 @@ from allocate.backends.base import SolverOptions
 from allocate.errors import InfeasibleError
 from allocate.model import Problem
 from allocate.result import Allocation
-from allocate.rules import Coverage, EqualityGap, MinOrganisations, NoNewGaps, OrganisationCap
+from allocate.rules import EqualityGap, RuleBase
 from allocate.solve import solve
 from allocate.summary import pounds
 
-EQUITY_RULES = (EqualityGap, Coverage, NoNewGaps, OrganisationCap, MinOrganisations)
-"""Rule kinds priced by default."""
-
 DEFAULT_TOLERANCES: tuple[float, ...] = (0.02, 0.05, 0.10)
-
-_NAMES = {
-    "EqualityGap": "equality gap rule",
-    "Coverage": "coverage rule",
-    "NoNewGaps": "no-new-gaps rule",
-    "OrganisationCap": "organisation cap",
-    "MinOrganisations": "minimum number of organisations",
-}
 
 
 @dataclass(frozen=True)
@@ -71,20 +61,16 @@ def _money(value: float, problem: Problem) -> str:
     return f"{value:,.2f} value points"
 
 
-def _name(label: str) -> str:
-    kind = label.split("[", 1)[0].split(".", 1)[0]
-    return f"the {_NAMES.get(kind, kind)} ({label})"
-
-
 def _price(
     problem: Problem,
-    label: str,
+    rule: RuleBase,
     index: int,
     tolerance: float | None,
     with_rule: Allocation,
     without: Allocation,
 ) -> RulePrice:
-    name = _name(label)
+    label = rule.label
+    name = f"the {rule.display_name} ({label})"
     if tolerance is not None:
         name += f" at ±{tolerance * 100:g} pp"
     if with_rule.status not in ("optimal", "feasible"):
@@ -125,18 +111,14 @@ def price_of_rules(
 ) -> list[RulePrice]:
     """The value each rule costs: re-solve without it, and (EqualityGap) at other tolerances.
 
-    `rules` lists indices into ``problem.rules`` (default: every EqualityGap, Coverage,
-    NoNewGaps, OrganisationCap and MinOrganisations rule). `tolerances` are the EqualityGap
+    `rules` lists indices into ``problem.rules`` (default: every equity rule, i.e.
+    EqualityGap, Coverage, NoNewGaps, OrganisationCap and MinOrganisations). `tolerances` are the EqualityGap
     bands to price (default 0.02, 0.05, 0.10; an empty list prices none; ignored for a rule
     given as a ratio band). Entries come in rule order, each rule first as given, then at each
     tolerance. Raises InfeasibleError if the round itself has no allocation meeting every rule.
     """
     opts = SolverOptions() if options is None else options
-    chosen = (
-        [i for i, r in enumerate(problem.rules) if isinstance(r, EQUITY_RULES)]
-        if rules is None
-        else list(rules)
-    )
+    chosen = [i for i, r in enumerate(problem.rules) if r.equity] if rules is None else list(rules)
     for i in chosen:
         if not 0 <= i < len(problem.rules):
             raise IndexError(f"rule index {i} is out of range (the problem has {len(problem.rules)} rules)")
@@ -149,11 +131,11 @@ def price_of_rules(
         rule = problem.rules[i]
         rest = problem.rules[:i] + problem.rules[i + 1 :]
         without = solve(problem.replace(rules=rest), backend, options=opts, diagnose=False)
-        out.append(_price(problem, rule.label, i, None, base, without))
+        out.append(_price(problem, rule, i, None, base, without))
         if isinstance(rule, EqualityGap) and rule.ratio is None:
             for t in bands:
                 band = EqualityGap.model_validate({**rule.model_dump(), "tolerance": float(t)})
                 changed = (*problem.rules[:i], band, *problem.rules[i + 1 :])
                 at = solve(problem.replace(rules=changed), backend, options=opts, diagnose=False)
-                out.append(_price(problem, rule.label, i, float(t), at, without))
+                out.append(_price(problem, rule, i, float(t), at, without))
     return out

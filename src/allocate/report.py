@@ -271,9 +271,10 @@ def frontier_svg(frontier: Frontier, allocation: Allocation | None = None) -> st
             span_y = max(1e-9, max(p.social for p in points) - min(p.social for p in points))
             labelled: list[tuple[float, float]] = []
             for i, p in enumerate(points, start=1):
-                supported = p.share_low is not None and p.share_high is not None
+                low, high = p.share_low, p.share_high
+                interval = (low, high) if low is not None and high is not None else None
                 here = chosen is not None and p.allocation.funded == chosen
-                colour = "#c53030" if here else (_MONEY_COLOUR if supported else "#999999")
+                colour = "#c53030" if here else (_MONEY_COLOUR if interval is not None else "#999999")
                 ax.scatter(
                     [p.outcome],
                     [p.social],
@@ -293,9 +294,8 @@ def frontier_svg(frontier: Frontier, allocation: Allocation | None = None) -> st
                         fontsize=8,
                         color=colour,
                     )
-                if supported:
-                    assert p.share_low is not None and p.share_high is not None
-                    bx.barh(i, p.share_high - p.share_low, left=p.share_low, height=0.7, color=colour)
+                if interval is not None:
+                    bx.barh(i, interval[1] - interval[0], left=interval[0], height=0.7, color=colour)
             ax.set_xlabel("outcome value O (at full weight)")
             ax.set_ylabel("social value S (at full weight)")
             ax.set_title(f"{len(points)} distinct optimal allocations (★ this one)")

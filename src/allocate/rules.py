@@ -6,14 +6,18 @@ Each rule knows two things, kept deliberately separate:
 * ``check(tally)``: a plain-Python test of a chosen set of awards, used by the verifier.
 
 Row and check labels match, e.g. ``Coverage.min_amount[district=Hastings]``, so reports,
-explanations and infeasibility diagnoses speak the user's words.
+explanations and infeasibility diagnoses speak the user's words: each rule builds its row labels
+in one method used by both. What is known about a row where it is made (its unit, whether it
+only defines an auxiliary variable) is passed to the compiler with it (``ctx.add_rows``), and
+what is known about a rule (its display name, whether it is an equity rule, the unit of its
+bound) is a class attribute: nothing downstream parses a label to recover either.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +33,22 @@ if TYPE_CHECKING:
 
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Sense = Literal["<=", ">="]
+RowUnit = Literal["pence", "share", "awards", "organisations", "value"]
+"""What a row (and its bound) counts: ``pence`` (money), ``share`` (attributed money compared
+with a share of the total awarded: still pence), ``awards``, ``organisations``, or ``value``
+(the objective, in rows that analyses add, e.g. an ε-constraint)."""
+CheckUnit = Literal["pence", "awards", "organisations"]
+"""The unit of a checked row's achieved and limit values (a share row compares pence with pence)."""
+
+
+def budget_label(year: int | None = None) -> str:
+    """The budget's row label: ``Budget[total]``, or ``Budget[year=1]`` for a year (from 1)."""
+    return "Budget[total]" if year is None else f"Budget[year={year}]"
+
+
+def variants_label(application: str) -> str:
+    """The label of the row "at most one option of this application"."""
+    return f"Variants[{application}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +59,7 @@ class RuleCheck:
     sense: Sense
     achieved: float
     limit: float
-    unit: Literal["pence", "awards", "organisations"] = "pence"
+    unit: CheckUnit = "pence"
     tolerance: float = 0.0
     can_bind: StrictBool = True
     """False for prohibitions (limit 0 by design), which are always met with equality."""
@@ -59,12 +79,15 @@ class RuleCheck:
         return self.can_bind and self.slack <= max(self.tolerance, 0.5 if self.unit == "pence" else 0.0)
 
 
-def _cap(label: str, sense: Sense, achieved: float, limit: float, **kw: Any) -> RuleCheck:
-    return RuleCheck(label, sense, achieved, limit, **kw)
-
-
 class RuleBase(Frozen):
-    """Shared behaviour of rules."""
+    """Shared behaviour of rules, and what each kind of rule is (class attributes)."""
+
+    display_name: ClassVar[str]
+    """The kind of rule in words, e.g. "coverage rule" (reports, prices, diagnoses)."""
+    equity: ClassVar[bool] = False
+    """An equity rule (who gets the money): priced by default by `price_of_rules`."""
+    unit: ClassVar[RowUnit | None] = None
+    """The unit of the rule's bound, when it has a single one (None: it depends on the bound)."""
 
     @property
     def label(self) -> str:
@@ -83,6 +106,24 @@ class RuleBase(Frozen):
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         raise NotImplementedError
 
+    def _check(
+        self,
+        label: str,
+        sense: Sense,
+        achieved: float,
+        limit: float,
+        *,
+        unit: RowUnit | None = None,
+        tolerance: float = 0.0,
+        can_bind: bool = True,
+    ) -> RuleCheck:
+        """One checked row, in the unit its compiled row has (default: the rule's own)."""
+        row_unit = self.unit if unit is None else unit
+        if row_unit is None or row_unit == "value":
+            raise TypeError(f"{type(self).__name__}: a checked row needs a unit of money or a count")
+        checked: CheckUnit = "pence" if row_unit == "share" else row_unit
+        return RuleCheck(label, sense, achieved, limit, checked, tolerance, can_bind)
+
 
 def _column(m: sp.csr_matrix, keys: list[str], key: str | None) -> tuple[sp.csr_matrix, list[str]]:
     """Transpose an n×K incidence to K×n rows, restricted to one key if given."""
@@ -100,6 +141,9 @@ class Pot(RuleBase):
     the pot's money is not available to other awards: they share `budget.total - amount`.
     """
 
+    display_name: ClassVar[str] = "pot"
+    unit: ClassVar[RowUnit] = "pence"
+
     kind: Literal["pot"] = "pot"
     name: str = "small grants"
     max_per_year: Pence
@@ -109,6 +153,10 @@ class Pot(RuleBase):
     @property
     def label(self) -> str:
         return f"Pot[{self.name}]"
+
+    def _row_label(self, rest: bool = False) -> str:
+        """The pot's row, or (`rest`) the row of the rest of the budget when ring-fenced."""
+        return f"Pot[{self.name}: rest of budget]" if rest else self.label
 
     def validate_against(self, problem: Problem, loc: Loc) -> None:
         if self.amount > problem.budget.total:
@@ -120,21 +168,21 @@ class Pot(RuleBase):
     def emit(self, ctx: CompileContext) -> None:
         band = ctx.profile.max(axis=1) <= self.max_per_year
         rows = [np.where(band, ctx.cost, 0.0)]
-        labels = [self.label]
+        labels = [self._row_label()]
         hi = [float(self.amount)]
         if self.ring_fenced:
             rows.append(np.where(band, 0.0, ctx.cost))
-            labels.append(f"Pot[{self.name}: rest of budget]")
+            labels.append(self._row_label(rest=True))
             hi.append(float(ctx.problem.budget.total - self.amount))
-        ctx.add_rows(labels, -math.inf, hi, x=sp.csr_matrix(np.vstack(rows)))
+        ctx.add_rows(labels, -math.inf, hi, unit=self.unit, x=sp.csr_matrix(np.vstack(rows)))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         band = sum(c.cost for c in tally.chosen if self._in_band(max(c.profile)))
-        out = [_cap(self.label, "<=", band, self.amount)]
+        out = [self._check(self._row_label(), "<=", band, self.amount)]
         if self.ring_fenced:
             rest = tally.total - band
             limit = tally.problem.budget.total - self.amount
-            out.append(_cap(f"Pot[{self.name}: rest of budget]", "<=", rest, limit))
+            out.append(self._check(self._row_label(rest=True), "<=", rest, limit))
         return out
 
 
@@ -146,6 +194,9 @@ class Coverage(RuleBase):
     serving several districts or groups is attributed pro rata (see Problem.attribution);
     a count includes every award that serves the key at all.
     """
+
+    display_name: ClassVar[str] = "coverage rule"
+    equity: ClassVar[bool] = True
 
     kind: Literal["coverage"] = "coverage"
     over: Dimension
@@ -181,46 +232,51 @@ class Coverage(RuleBase):
     def label(self) -> str:
         return f"Coverage[{self.over}={self.key or '*'}]"
 
-    def _bounds(self) -> list[tuple[str, Sense, float, str]]:
-        spec = [
-            ("min_amount", ">=", self.min_amount, "amount"),
-            ("max_amount", "<=", self.max_amount, "amount"),
+    def _row_label(self, bound: str, key: str) -> str:
+        return f"Coverage.{bound}[{self.over}={key}]"
+
+    def _bounds(self) -> list[tuple[str, Sense, float, RowUnit]]:
+        """(bound, sense, value, unit) of each bound given."""
+        spec: list[tuple[str, Sense, float | None, RowUnit]] = [
+            ("min_amount", ">=", self.min_amount, "pence"),
+            ("max_amount", "<=", self.max_amount, "pence"),
             ("min_share", ">=", self.min_share, "share"),
             ("max_share", "<=", self.max_share, "share"),
-            ("min_count", ">=", self.min_count, "count"),
-            ("max_count", "<=", self.max_count, "count"),
+            ("min_count", ">=", self.min_count, "awards"),
+            ("max_count", "<=", self.max_count, "awards"),
         ]
-        return [(name, sense, float(v), what) for name, sense, v, what in spec if v is not None]  # type: ignore[misc]
+        return [(name, sense, float(v), unit) for name, sense, v, unit in spec if v is not None]
 
     def emit(self, ctx: CompileContext) -> None:
         keys = ctx.keys(self.over)
         money, used = _column(ctx.attr(self.over).multiply(ctx.cost[:, None]).tocsr(), keys, self.key)
         served, _ = _column(ctx.serve(self.over), keys, self.key)
-        for name, sense, v, what in self._bounds():
-            labels = [f"Coverage.{name}[{self.over}={k}]" for k in used]
+        for name, sense, v, unit in self._bounds():
+            labels = [self._row_label(name, k) for k in used]
             lo, hi = (v, math.inf) if sense == ">=" else (-math.inf, v)
-            if what == "amount":
-                ctx.add_rows(labels, lo, hi, x=money)
-            elif what == "count":
-                ctx.add_rows(labels, lo, hi, x=served)
+            if unit == "pence":
+                ctx.add_rows(labels, lo, hi, unit=unit, x=money)
+            elif unit == "awards":
+                ctx.add_rows(labels, lo, hi, unit=unit, x=served)
             else:
                 lo, hi = (0.0, math.inf) if sense == ">=" else (-math.inf, 0.0)
-                ctx.add_rows(labels, lo, hi, x=money, total=np.full(len(used), -v))
+                ctx.add_rows(labels, lo, hi, unit=unit, x=money, total=np.full(len(used), -v))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         keys = tally.keys(self.over) if self.key is None else [self.key]
         money = tally.attributed(self.over)
         count = tally.serving(self.over)
         out = []
-        for name, sense, v, what in self._bounds():
+        for name, sense, v, unit in self._bounds():
             for k in keys:
-                label = f"Coverage.{name}[{self.over}={k}]"
-                if what == "amount":
-                    out.append(_cap(label, sense, money[k], v, tolerance=tolerance))
-                elif what == "count":
-                    out.append(_cap(label, sense, count[k], v, unit="awards"))
+                label = self._row_label(name, k)
+                if unit == "pence":
+                    out.append(self._check(label, sense, money[k], v, unit=unit, tolerance=tolerance))
+                elif unit == "awards":
+                    out.append(self._check(label, sense, count[k], v, unit=unit))
                 else:
-                    out.append(_cap(label, sense, money[k], v * tally.total, tolerance=tolerance))
+                    limit = v * tally.total
+                    out.append(self._check(label, sense, money[k], limit, unit=unit, tolerance=tolerance))
         return out
 
 
@@ -232,6 +288,10 @@ class EqualityGap(RuleBase):
     lo × target .. hi × target. Targets come from District.need or District.population
     (``basis``), or ClientGroup.need.
     """
+
+    display_name: ClassVar[str] = "equality gap rule"
+    equity: ClassVar[bool] = True
+    unit: ClassVar[RowUnit] = "share"
 
     kind: Literal["equality_gap"] = "equality_gap"
     over: Literal["district", "client_group"] = "district"
@@ -248,6 +308,9 @@ class EqualityGap(RuleBase):
     @property
     def label(self) -> str:
         return f"EqualityGap[{self.over}]"
+
+    def _row_label(self, side: Literal["low", "high"], key: str) -> str:
+        return f"EqualityGap.{side}[{self.over}={key}]"
 
     def validate_against(self, problem: Problem, loc: Loc) -> None:
         if self.over == "client_group" and self.basis == "population":
@@ -276,16 +339,10 @@ class EqualityGap(RuleBase):
         money = ctx.attr(self.over).multiply(ctx.cost[:, None]).T.tocsr()
         targets = self.targets(ctx.problem)
         lows, highs = zip(*(self.band(targets[k]) for k in keys), strict=True)
-        ctx.add_rows(
-            [f"EqualityGap.low[{self.over}={k}]" for k in keys], 0.0, math.inf, x=money, total=-np.array(lows)
-        )
-        ctx.add_rows(
-            [f"EqualityGap.high[{self.over}={k}]" for k in keys],
-            -math.inf,
-            0.0,
-            x=money,
-            total=-np.array(highs),
-        )
+        low = [self._row_label("low", k) for k in keys]
+        high = [self._row_label("high", k) for k in keys]
+        ctx.add_rows(low, 0.0, math.inf, unit=self.unit, x=money, total=-np.array(lows))
+        ctx.add_rows(high, -math.inf, 0.0, unit=self.unit, x=money, total=-np.array(highs))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         money = tally.attributed(self.over)
@@ -293,18 +350,10 @@ class EqualityGap(RuleBase):
         for k, t in self.targets(tally.problem).items():
             lo, hi = self.band(t)
             out.append(
-                _cap(
-                    f"EqualityGap.low[{self.over}={k}]", ">=", money[k], lo * tally.total, tolerance=tolerance
-                )
+                self._check(self._row_label("low", k), ">=", money[k], lo * tally.total, tolerance=tolerance)
             )
             out.append(
-                _cap(
-                    f"EqualityGap.high[{self.over}={k}]",
-                    "<=",
-                    money[k],
-                    hi * tally.total,
-                    tolerance=tolerance,
-                )
+                self._check(self._row_label("high", k), "<=", money[k], hi * tally.total, tolerance=tolerance)
             )
         return out
 
@@ -317,12 +366,19 @@ class NoNewGaps(RuleBase):
     County-wide awards serve every district.
     """
 
+    display_name: ClassVar[str] = "no-new-gaps rule"
+    equity: ClassVar[bool] = True
+    unit: ClassVar[RowUnit] = "awards"
+
     kind: Literal["no_new_gaps"] = "no_new_gaps"
     cells: tuple[str, ...] | None = None
 
     @property
     def label(self) -> str:
         return "NoNewGaps"
+
+    def _row_label(self, cell: str) -> str:
+        return f"NoNewGaps[{cell}]"
 
     def served_today(self, problem: Problem) -> list[str]:
         if self.cells is not None:
@@ -350,14 +406,11 @@ class NoNewGaps(RuleBase):
             return
         position = {k: i for i, k in enumerate(keys)}
         served = ctx.serve("cell").T.tocsr()[[position[k] for k in cells]]
-        ctx.add_rows([f"NoNewGaps[{k}]" for k in cells], 1.0, math.inf, x=served)
+        ctx.add_rows([self._row_label(k) for k in cells], 1.0, math.inf, unit=self.unit, x=served)
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         count = tally.serving("cell")
-        return [
-            _cap(f"NoNewGaps[{k}]", ">=", count[k], 1, unit="awards")
-            for k in self.served_today(tally.problem)
-        ]
+        return [self._check(self._row_label(k), ">=", count[k], 1) for k in self.served_today(tally.problem)]
 
 
 class OrganisationCap(RuleBase):
@@ -365,6 +418,9 @@ class OrganisationCap(RuleBase):
 
     ``organisation=None`` applies the caps to every organisation.
     """
+
+    display_name: ClassVar[str] = "organisation cap"
+    equity: ClassVar[bool] = True
 
     kind: Literal["organisation_cap"] = "organisation_cap"
     organisation: str | None = None
@@ -384,6 +440,9 @@ class OrganisationCap(RuleBase):
     def label(self) -> str:
         return f"OrganisationCap[{self.organisation or '*'}]"
 
+    def _row_label(self, cap: Literal["max_amount", "max_share", "max_awards"], organisation: str) -> str:
+        return f"OrganisationCap.{cap}[{organisation}]"
+
     def validate_against(self, problem: Problem, loc: Loc) -> None:
         if self.organisation is not None and self.organisation not in {
             a.organisation for a in problem.applications
@@ -397,24 +456,15 @@ class OrganisationCap(RuleBase):
         incidence, used = _column(ctx.org_matrix, orgs, self.organisation)
         money = incidence.multiply(ctx.cost[None, :]).tocsr()
         if self.max_amount is not None:
-            ctx.add_rows(
-                [f"OrganisationCap.max_amount[{o}]" for o in used], -math.inf, float(self.max_amount), x=money
-            )
+            labels = [self._row_label("max_amount", o) for o in used]
+            ctx.add_rows(labels, -math.inf, float(self.max_amount), unit="pence", x=money)
         if self.max_share is not None:
-            ctx.add_rows(
-                [f"OrganisationCap.max_share[{o}]" for o in used],
-                -math.inf,
-                0.0,
-                x=money,
-                total=np.full(len(used), -self.max_share),
-            )
+            labels = [self._row_label("max_share", o) for o in used]
+            share = np.full(len(used), -self.max_share)
+            ctx.add_rows(labels, -math.inf, 0.0, unit="share", x=money, total=share)
         if self.max_awards is not None:
-            ctx.add_rows(
-                [f"OrganisationCap.max_awards[{o}]" for o in used],
-                -math.inf,
-                float(self.max_awards),
-                x=incidence,
-            )
+            labels = [self._row_label("max_awards", o) for o in used]
+            ctx.add_rows(labels, -math.inf, float(self.max_awards), unit="awards", x=incidence)
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         money, count = tally.by_organisation()
@@ -422,26 +472,24 @@ class OrganisationCap(RuleBase):
         out = []
         for o in orgs:
             if self.max_amount is not None:
-                out.append(_cap(f"OrganisationCap.max_amount[{o}]", "<=", money[o], self.max_amount))
+                label = self._row_label("max_amount", o)
+                out.append(self._check(label, "<=", money[o], self.max_amount, unit="pence"))
             if self.max_share is not None:
-                out.append(
-                    _cap(
-                        f"OrganisationCap.max_share[{o}]",
-                        "<=",
-                        money[o],
-                        self.max_share * tally.total,
-                        tolerance=tolerance,
-                    )
-                )
+                limit = self.max_share * tally.total
+                label = self._row_label("max_share", o)
+                out.append(self._check(label, "<=", money[o], limit, unit="share", tolerance=tolerance))
             if self.max_awards is not None:
-                out.append(
-                    _cap(f"OrganisationCap.max_awards[{o}]", "<=", count[o], self.max_awards, unit="awards")
-                )
+                label = self._row_label("max_awards", o)
+                out.append(self._check(label, "<=", count[o], self.max_awards, unit="awards"))
         return out
 
 
 class MinOrganisations(RuleBase):
     """At least ``count`` distinct organisations receive an award."""
+
+    display_name: ClassVar[str] = "minimum number of organisations"
+    equity: ClassVar[bool] = True
+    unit: ClassVar[RowUnit] = "organisations"
 
     kind: Literal["min_organisations"] = "min_organisations"
     count: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)]
@@ -450,24 +498,30 @@ class MinOrganisations(RuleBase):
     def label(self) -> str:
         return "MinOrganisations"
 
+    def _row_label(self, link: str | None = None) -> str:
+        """The rule's row, or the row linking organisation `link`'s awards to its "funded" variable."""
+        return self.label if link is None else f"MinOrganisations.link[{link}]"
+
     def emit(self, ctx: CompileContext) -> None:
         n_org = len(ctx.organisations)
         start = ctx.add_aux([f"funded[{o}]" for o in ctx.organisations])
         link = sp.hstack([ctx.org_matrix.T, -sp.identity(n_org)]).tocsr()
+        # awards of o − funded[o] ≥ 0 only defines funded[o]: structural, never a clash on its own.
         ctx.add_rows(
-            [f"MinOrganisations.link[{o}]" for o in ctx.organisations],
+            [self._row_label(o) for o in ctx.organisations],
             0.0,
             math.inf,
+            unit="awards",
+            structural=True,
             x=link[:, : ctx.n],
             aux=(start, link[:, ctx.n :]),
         )
-        ctx.add_rows(
-            [self.label], float(self.count), math.inf, aux=(start, sp.csr_matrix(np.ones((1, n_org))))
-        )
+        ones = sp.csr_matrix(np.ones((1, n_org)))
+        ctx.add_rows([self._row_label()], float(self.count), math.inf, unit=self.unit, aux=(start, ones))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         funded = len({c.organisation for c in tally.chosen})
-        return [_cap(self.label, ">=", funded, self.count, unit="organisations")]
+        return [self._check(self._row_label(), ">=", funded, self.count)]
 
 
 class PassMark(RuleBase):
@@ -475,6 +529,9 @@ class PassMark(RuleBase):
 
     ``min_social`` applies to the plain mean of the social-capital scores.
     """
+
+    display_name: ClassVar[str] = "pass mark"
+    unit: ClassVar[RowUnit] = "awards"
 
     kind: Literal["pass_mark"] = "pass_mark"
     min_outcome: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None = None
@@ -514,11 +571,12 @@ class PassMark(RuleBase):
             for j in close:
                 c = ctx.candidates[j]
                 failing[j] = self.fails(c.outcome_score, c.social_scores)
-        ctx.add_rows([self.label], -math.inf, 0.0, x=sp.csr_matrix(failing.astype(float)[None, :]))
+        row = sp.csr_matrix(failing.astype(float)[None, :])
+        ctx.add_rows([self.label], -math.inf, 0.0, unit=self.unit, x=row)
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         failing = sum(1 for c in tally.chosen if self.fails(c.outcome_score, c.social_scores))
-        return [_cap(self.label, "<=", failing, 0, unit="awards", can_bind=False)]
+        return [self._check(self.label, "<=", failing, 0, can_bind=False)]
 
 
 def _require_app(problem: Problem, app_id: str, loc: Loc) -> None:
@@ -532,6 +590,9 @@ class Lock(RuleBase):
     With ``variant`` set, must fund exactly that option: a variant id, or the
     application's own id for the application as submitted.
     """
+
+    display_name: ClassVar[str] = "lock"
+    unit: ClassVar[RowUnit] = "awards"
 
     kind: Literal["lock"] = "lock"
     application: str
@@ -565,7 +626,7 @@ class Lock(RuleBase):
         row = np.zeros((1, ctx.n))
         row[0, self._targets(ctx)] = 1.0
         lo, hi = (1.0, math.inf) if self.fund else (-math.inf, 0.0)
-        ctx.add_rows([self.label], lo, hi, x=sp.csr_matrix(row))
+        ctx.add_rows([self.label], lo, hi, unit=self.unit, x=sp.csr_matrix(row))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         def hit(app: str, var: str | None) -> bool:
@@ -575,12 +636,15 @@ class Lock(RuleBase):
 
         n = sum(1 for c in tally.chosen if hit(c.application.id, c.variant_id))
         if self.fund:
-            return [_cap(self.label, ">=", n, 1, unit="awards")]
-        return [_cap(self.label, "<=", n, 0, unit="awards", can_bind=False)]
+            return [self._check(self.label, ">=", n, 1)]
+        return [self._check(self.label, "<=", n, 0, can_bind=False)]
 
 
 class Exclusive(RuleBase):
     """At most ``at_most`` of these applications may be funded (e.g. duplicate bids)."""
+
+    display_name: ClassVar[str] = "exclusive choice"
+    unit: ClassVar[RowUnit] = "awards"
 
     kind: Literal["exclusive"] = "exclusive"
     applications: tuple[str, ...] = Field(min_length=2)
@@ -600,15 +664,18 @@ class Exclusive(RuleBase):
         row = np.zeros((1, ctx.n))
         for a in self.applications:
             row[0, ctx.options_of(a)] = 1.0
-        ctx.add_rows([self.label], -math.inf, float(self.at_most), x=sp.csr_matrix(row))
+        ctx.add_rows([self.label], -math.inf, float(self.at_most), unit=self.unit, x=sp.csr_matrix(row))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         n = sum(1 for c in tally.chosen if c.application.id in self.applications)
-        return [_cap(self.label, "<=", n, self.at_most, unit="awards")]
+        return [self._check(self.label, "<=", n, self.at_most)]
 
 
 class Requires(RuleBase):
     """``application`` may be funded only if ``requires`` is funded too."""
+
+    display_name: ClassVar[str] = "requirement"
+    unit: ClassVar[RowUnit] = "awards"
 
     kind: Literal["requires"] = "requires"
     application: str
@@ -628,12 +695,12 @@ class Requires(RuleBase):
         row = np.zeros((1, ctx.n))
         row[0, ctx.options_of(self.application)] = 1.0
         row[0, ctx.options_of(self.requires)] = -1.0
-        ctx.add_rows([self.label], -math.inf, 0.0, x=sp.csr_matrix(row))
+        ctx.add_rows([self.label], -math.inf, 0.0, unit=self.unit, x=sp.csr_matrix(row))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         ids = [c.application.id for c in tally.chosen]
         n = ids.count(self.application) - ids.count(self.requires)
-        return [_cap(self.label, "<=", n, 0, unit="awards")]
+        return [self._check(self.label, "<=", n, 0)]
 
 
 Rule = Annotated[

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from allocate.candidates import Candidate, candidates
 from allocate.model import Problem, Weights
-from allocate.rules import RuleCheck
+from allocate.rules import RuleCheck, budget_label, variants_label
 from allocate.tally import Tally, candidate_value
 
 PENNY = 1.0
@@ -61,13 +61,13 @@ def verify(
     found, problems = resolve(problem, chosen)
     tally = Tally(problem, found)
     budget = problem.budget
-    checks = [RuleCheck("Budget[total]", "<=", tally.total, budget.total)]
+    checks = [RuleCheck(budget_label(), "<=", tally.total, budget.total)]
     if budget.per_year is not None:
         for y, (spent, limit) in enumerate(zip(tally.per_year(), budget.per_year, strict=True)):
-            checks.append(RuleCheck(f"Budget[year={y + 1}]", "<=", spent, limit))
+            checks.append(RuleCheck(budget_label(y + 1), "<=", spent, limit))
     for app, n in Counter(c.application.id for c in found).items():
         if n > 1:
-            checks.append(RuleCheck(f"Variants[{app}]", "<=", n, 1, unit="awards"))
+            checks.append(RuleCheck(variants_label(app), "<=", n, 1, unit="awards"))
     for rule in problem.rules:
         checks.extend(rule.check(tally, tolerance))
     problems.extend(

@@ -314,7 +314,10 @@ class CpSatSession(PinningSession):
     def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:
         start = time.perf_counter()
         cp, xs = self.cp, self.xs
-        top = float(np.abs(objective).sum())
+        # The objective's reach over the variables' domains (0/1 for awards, wider for the
+        # relaxations diagnose adds) stays within 2^50, so no term can overflow.
+        reach = np.maximum(np.maximum(np.abs(self.lb), np.abs(self.ub)), 1.0)
+        top = float(np.abs(objective) @ reach)
         obj_scale = _OBJ_RESOLUTION / top if top > 0 else 1.0
         obj_int = np.round(objective * obj_scale).astype(np.int64)
         nz = np.flatnonzero(obj_int)
@@ -338,7 +341,7 @@ class CpSatSession(PinningSession):
         x = np.array([solver.value(v) for v in xs], dtype=np.float64) if has else None
         obj = float(objective @ x) if x is not None else None
         # CP-SAT's bound is on the rounded objective; widen it by the rounding error.
-        rounding = 0.5 * len(nz) / obj_scale
+        rounding = 0.5 * float(reach[nz].sum()) / obj_scale
         bound = solver.best_objective_bound / obj_scale + rounding if has else None
         code: RawStatus
         if status == cp_model.INFEASIBLE:

@@ -170,6 +170,13 @@ class Row:
                 return f"{base}_{unit}", unit == "pounds"
         return None, False
 
+    def required_money_column(self, base: str) -> tuple[str, bool]:
+        """The column of a required amount (BASE_pence or BASE_pounds) and whether it is in pounds."""
+        column, pounds = self.money_column(base)
+        if column is None:  # the table's columns were checked against its Spec: not reached
+            raise self.fail(f"{base}_pence", f"is missing (give {base}_pence or {base}_pounds)")
+        return column, pounds
+
     def numbered(self, prefix: str, *, pounds: bool | None = None) -> tuple[Any, ...] | None:
         """The cells PREFIX1..PREFIXn in order (None if all empty; an error if only some are)."""
         cols = numbered_columns(self.table.columns, prefix)

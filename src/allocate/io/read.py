@@ -175,8 +175,7 @@ def read_problem(path: str | Path) -> Problem:
 
 
 def _application(row: Row) -> dict[str, Any]:
-    column, pounds = row.money_column("cost")
-    assert column is not None
+    column, pounds = row.required_money_column("cost")
     cost = row.pence(column, pounds)
     if cost is None:
         raise row.fail(column, "is empty but required")
@@ -207,8 +206,7 @@ def _application(row: Row) -> dict[str, Any]:
 
 
 def _variant(row: Row) -> dict[str, Any]:
-    column, pounds = row.money_column("cost")
-    assert column is not None
+    column, pounds = row.required_money_column("cost")
     cost = row.pence(column, pounds)
     if cost is None:
         raise row.fail(column, "is empty but required")
@@ -345,8 +343,7 @@ def problem_from_tables(tables: Mapping[str, Table], rules: list[Any] | None = N
     if not budget_rows:
         raise InvalidProblemError((tables["budget"].source,), "has a header but no data row")
     b = budget_rows[0]
-    column, pounds = b.money_column("total")
-    assert column is not None
+    column, pounds = b.required_money_column("total")
     total = b.pence(column, pounds)
     if total is None:
         raise b.fail(column, "is empty but required")

@@ -266,9 +266,8 @@ def _blank(value: str | None) -> bool:
 
 def _split(value: str | None) -> tuple[str, ...]:
     """The distinct comma-separated names of a cell (none for a blank or ``none`` cell)."""
-    if _blank(value):
+    if value is None or _blank(value):
         return ()
-    assert value is not None
     return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
 
 
