@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from allocate import (
+    BACKENDS,
     Application,
     Budget,
     ClientGroup,
@@ -297,7 +298,8 @@ def _two_bids(first: dict, rules: tuple) -> Problem:
     )
 
 
-def test_diagnose_weighs_and_words_an_organisation_cap_in_pounds_whatever_the_name() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_diagnose_weighs_and_words_an_organisation_cap_in_pounds_whatever_the_name(backend: str) -> None:
     """'Citizens Advice Accounts' contains 'count': its cap is still money. Raising it by 20p
     (weight £0.20) beats dropping the lock (one award); as awards it would have cost 20."""
     org = "Citizens Advice Accounts"
@@ -305,7 +307,7 @@ def test_diagnose_weighs_and_words_an_organisation_cap_in_pounds_whatever_the_na
         {"organisation": org, "cost": 10_020},
         (Lock(application="A"), OrganisationCap(organisation=org, max_amount=10_000)),
     )
-    d = diagnose(p)
+    d = diagnose(p, backend)
     cap = f"OrganisationCap.max_amount[{org}]"
     assert not d.feasible and set(d.rows) == {"Lock[fund A]", cap}
     assert d.relaxation == (Relaxation(cap, "<=", 10_000, 10_020, 20, "pence"),)
@@ -317,14 +319,15 @@ def test_diagnose_weighs_and_words_an_organisation_cap_in_pounds_whatever_the_na
     )
 
 
-def test_diagnose_weighs_and_words_a_coverage_amount_in_pounds_whatever_the_district() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_diagnose_weighs_and_words_a_coverage_amount_in_pounds_whatever_the_district(backend: str) -> None:
     """'Lockerbie' contains 'Lock': its minimum amount is still money. Lowering it by 20p beats
     funding the excluded bid (one award)."""
     p = _two_bids(
         {"districts": ("Lockerbie",)},
         (Lock(application="A", fund=False), Coverage(over="district", key="Lockerbie", min_amount=20)),
     )
-    d = diagnose(p)
+    d = diagnose(p, backend)
     cover = "Coverage.min_amount[district=Lockerbie]"
     assert not d.feasible and set(d.rows) == {"Lock[exclude A]", cover}
     assert d.relaxation == (Relaxation(cover, ">=", 20, 0, 20, "pence"),)
@@ -332,10 +335,11 @@ def test_diagnose_weighs_and_words_a_coverage_amount_in_pounds_whatever_the_dist
     assert {r.label: r.unit for r in d.alternatives} == {cover: "pence", "Lock[exclude A]": "awards"}
 
 
-def test_diagnose_words_share_rows_as_attributed_money_and_organisations_as_counts() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_diagnose_words_share_rows_as_attributed_money_and_organisations_as_counts(backend: str) -> None:
     """Two organisations must be funded, but O2 may have at most 40% of the money (it would have 50%)."""
     p = _two_bids({}, (MinOrganisations(count=2), OrganisationCap(organisation="O2", max_share=0.4)))
-    d = diagnose(p)
+    d = diagnose(p, backend)
     share = "OrganisationCap.max_share[O2]"
     assert not d.feasible and set(d.rows) == {"MinOrganisations", share}
     alone = {r.label: r for r in d.alternatives}

@@ -115,26 +115,40 @@ def _elastic(
     raw = solve_once(backend, elastic, objective, options)
     if raw.x is None:
         return None
+    activity = model.A @ _relaxed_allocation(model, raw.x)
     out = []
     for j, (r, low) in enumerate(zip(cols, lo_side, strict=True)):
-        amount = float(raw.x[model.n_vars + j])
-        if amount > 1e-6:
-            unit = str(model.row_unit[r])
-            # Measured from the stated bound, not the solver's widened one; whole pence / awards.
-            amount = math.ceil(amount + model.row_margin[r] - 1e-9)
-            limit = float(model.stated_lo[r] if low else model.stated_hi[r])
-            out.append(
-                Relaxation(
-                    model.row_labels[r],
-                    ">=" if low else "<=",
-                    limit,
-                    limit - amount if low else limit + amount,
-                    amount,
-                    "pence" if unit == "share" else unit,
-                    share=unit == "share",
-                )
+        if raw.x[model.n_vars + j] <= 1e-6:
+            continue
+        # Measured from the stated bound (not the solver's widened one), in whole pence / awards,
+        # by the relaxed allocation itself: a backend may round the elastic variable up (CP-SAT
+        # solves continuous variables on an integer grid).
+        limit = float(model.stated_lo[r] if low else model.stated_hi[r])
+        amount = math.ceil((limit - activity[r] if low else activity[r] - limit) - 1e-9)
+        if amount < 1:
+            continue
+        unit = str(model.row_unit[r])
+        out.append(
+            Relaxation(
+                model.row_labels[r],
+                ">=" if low else "<=",
+                limit,
+                limit - amount if low else limit + amount,
+                amount,
+                "pence" if unit == "share" else unit,
+                share=unit == "share",
             )
+        )
     return out
+
+
+def _relaxed_allocation(model: CompiledProblem, x: np.ndarray) -> np.ndarray:
+    """The model's variables in an elastic solution: whole awards, and T recomputed from them."""
+    values = np.array(x[: model.n_vars], dtype=np.float64)
+    values[model.integer] = np.round(values[model.integer])
+    if model.total_col is not None:
+        values[model.total_col] = float(model.cost @ values[: model.n])
+    return values
 
 
 def diagnose(
