@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from allocate.backends import NAMES, get_backend
-from allocate.backends.base import RawSolution, SolverOptions, relative_gap, solve_once
+from allocate.backends.base import RawSolution, SolverOptions, largest_amount, relative_gap, solve_once
 from allocate.compile import CompiledProblem
 from allocate.conflict import group_name, restrict
 from allocate.errors import AllocateError, CertificationError, InvalidProblemError
@@ -33,7 +33,7 @@ from allocate.result import Allocation, Certificate
 VALUE_REL = 1e-9
 VALUE_ABS = 1e-6
 
-PARTNER = {"cbc": "highs", "highs": "cbc", "cpsat": "highs"}
+PARTNER = {"cbc": "highs", "highs": "cpsat", "cpsat": "highs"}
 """The checker used for `certify=True`: a solver built on different code from the first."""
 
 
@@ -68,6 +68,18 @@ def certify(
     start = time.perf_counter()
     engine = get_backend(checker)
     claim = _describe(allocation)
+    largest = largest_amount(model)
+    if largest > engine.max_pence:  # the checker would refuse: say so rather than fail the solve
+        certificate = Certificate(
+            backend=checker,
+            status="no_solution",
+            seconds=0.0,
+            confirmed=False,
+            note=f"{checker} is not trusted on amounts above £{engine.max_pence // 100:,} "
+            f"(this round has £{largest / 100:,.2f})",
+        )
+        message = f"{allocation.message} Not certified: {certificate.note}."
+        return allocation.model_copy(update={"certificate": certificate, "message": message})
     if allocation.status == "infeasible":
         raw = solve_once(engine, model, np.zeros(model.n_vars), options)
         _refute_infeasible(problem, model, raw, allocation, checker, options, claim)

@@ -3,7 +3,10 @@
 It reads the Problem's applications and rules directly (never the compiled matrices),
 sums money as exact integers and recomputes value. Attributed money (pro-rata shares of
 multi-district awards, shares of the total) is fractional by nature: those checks allow
-`tolerance` pence (default one penny).
+`tolerance` pence, by default `TOLERANCE`: the model's own margin on such rows
+(`compile.FRACTION_MARGIN`, a thousandth of a penny) again, for the solvers' feasibility
+tolerance and floating-point sums. A looser check (it was one penny) let a solver's integrality
+tolerance buy a third of a penny past a limit, and so a value above the true optimum.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from allocate.candidates import Candidate, candidates
+from allocate.compile import FRACTION_MARGIN
 from allocate.model import Problem, Weights
 from allocate.rules import RuleCheck, budget_label, variants_label
 from allocate.tally import Tally, candidate_value
 
-PENNY = 1.0
+TOLERANCE = 2 * FRACTION_MARGIN
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ def verify(
     chosen: Iterable[tuple[str, str | None]],
     *,
     weights: Weights | None = None,
-    tolerance: float = PENNY,
+    tolerance: float = TOLERANCE,
 ) -> Verification:
     """Check chosen awards against budget, variants and every rule of the problem."""
     found, problems = resolve(problem, chosen)
