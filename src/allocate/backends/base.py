@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
@@ -71,14 +72,37 @@ class Session(Protocol):
         ...
 
 
+MAX_CUTS = 50
+"""Allocations excluded for breaking a row beyond its margin before a solve gives up."""
+
+
+def breaks_margin(model: CompiledProblem, x: np.ndarray) -> bool:
+    """Whether `x`, its integers rounded (and T recomputed), breaks a compiled row beyond its margin."""
+    rounded = np.where(model.integer, np.round(x), x)
+    if model.total_col is not None:
+        rounded[model.total_col] = model.cost @ rounded[: model.n]
+    activity = model.A @ rounded
+    # Floating-point noise of the sums (a continuous variable may sit exactly on a bound), far
+    # below the margins (half a unit, a thousandth of a penny) this check is about.
+    noise = 1e-6 + 1e-12 * (abs(model.A) @ np.abs(rounded))
+    return bool(np.any(activity < model.row_lo - noise) or np.any(activity > model.row_hi + noise))
+
+
 class PinningSession:
     """Shared `solve` of the sessions: pin variables for one solve, then restore their bounds.
 
-    Subclasses set `lb` and `ub` (the model's own bounds) and implement `_set_bounds` and
-    `_solve`.
+    Every answer is checked against the compiled rows once its integers are rounded: a solver's
+    integrality tolerance (x = 1 - 1e-7 counted as an award) or CP-SAT's rounded rows can accept
+    an allocation a little past a row's margin. Such an allocation is not feasible for the model,
+    so its set of awards is excluded for good (valid whatever the objective) and the solve runs
+    again; the answer stays exact.
+
+    Subclasses set `model`, `lb` and `ub` (the model's own bounds) and implement `_set_bounds`,
+    `_exclude` and `_solve`.
     """
 
     name: str
+    model: CompiledProblem
     lb: np.ndarray
     ub: np.ndarray
 
@@ -94,7 +118,19 @@ class PinningSession:
             values = np.fromiter((fix or {}).values(), dtype=np.float64)
             self._set_bounds(cols, values, values)
         try:
-            return self._solve(objective, options, hint)
+            start = time.perf_counter()
+            for _ in range(MAX_CUTS + 1):
+                left = options
+                if options.time_limit is not None:
+                    spent = time.perf_counter() - start
+                    left = options.model_copy(update={"time_limit": max(0.01, options.time_limit - spent)})
+                raw = self._solve(objective, left, hint)
+                if raw.x is None or not breaks_margin(self.model, raw.x):
+                    return dataclasses.replace(raw, seconds=time.perf_counter() - start)
+                self._exclude(raw.x[: self.model.n] > 0.5)
+            raise SolverError(
+                f"backend {self.name!r} failed: {MAX_CUTS} answers in a row broke a row beyond its margin"
+            )
         except AllocateError:
             raise
         except Exception as exc:  # a solver library's own error: name the backend and the reason
@@ -105,6 +141,10 @@ class PinningSession:
 
     def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         raise NotImplementedError
+
+    def _exclude(self, chosen: np.ndarray) -> None:
+        """Add the row that forbids exactly this set of awards (the others stay allowed)."""
+        raise SolverError(f"backend {self.name!r} returned an allocation that breaks a row beyond its margin")
 
     def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:
         raise NotImplementedError

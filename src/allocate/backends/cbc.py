@@ -128,6 +128,7 @@ class CbcSession(PinningSession):
         A = model.A.tocsr()
         lo = np.asarray(model.row_lo, dtype=np.float64)
         hi = np.asarray(model.row_hi, dtype=np.float64)
+        self.model = model
         self.lb = np.asarray(model.var_lb, dtype=np.float64)
         self.ub = np.asarray(model.var_ub, dtype=np.float64)
         if np.isnan(lo).any() or np.isnan(hi).any() or (lo == np.inf).any() or (hi == -np.inf).any():

@@ -300,10 +300,14 @@ class CpSatSession(PinningSession):
             linear.coeffs.extend(coeffs)
             linear.domain.extend([low, high])
         self.rows = rows
+        self.model = model
         self.cp = cp
         self.xs = xs
         self.lb, self.ub = lb.astype(np.float64), ub.astype(np.float64)
         self.build_seconds = time.perf_counter() - start
+
+    def _exclude(self, chosen: np.ndarray) -> None:
+        self.cp.add(sum(1 - self.xs[j] if on else self.xs[j] for j, on in enumerate(chosen)) >= 1)
 
     def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         variables = self.cp.proto.variables
