@@ -83,7 +83,12 @@ def certify(
     if allocation.status == "infeasible":
         raw = solve_once(engine, model, np.zeros(model.n_vars), options)
         _refute_infeasible(problem, model, raw, allocation, checker, options, claim)
-        note = "no allocation meets every rule"
+        settled = raw.status == "infeasible"
+        note = (
+            "no allocation meets every rule"
+            if settled
+            else f"stopped ({raw.status}) before settling the claim"
+        )
         if allocation.conflict and raw.status == "infeasible":
             conflict = _conflict_rows(model, allocation.conflict)
             alone = solve_once(engine, restrict(model, conflict), np.zeros(model.n_vars), options)
@@ -94,7 +99,7 @@ def certify(
                     f"{checker}: the conflict alone is feasible",
                 )
             note += "; the named conflict alone is infeasible" if alone.status == "infeasible" else ""
-        return _with(allocation, checker, raw, None, start, raw.status == "infeasible", note)
+        return _with(allocation, checker, raw, None, start, settled, note)
     raw = solve_once(engine, model, objective, options, hint)
     found = _checker_allocation(problem, model, raw, allocation.weights, checker, options, claim)
     value = allocation.value
