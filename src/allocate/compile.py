@@ -26,7 +26,7 @@ no allocation that meets a rule sits on the edge of a solver's feasibility toler
 * a row with fractions (money attributed pro rata, shares of the total) is widened by
   `FRACTION_MARGIN` pence: an exact tie (a share exactly on its bound, which floating point
   may compute a few 1e-9 pence on the wrong side) is feasible for every solver. Such rules
-  are met to within a thousandth of a penny; the verifier checks them to within a penny.
+  are met to within a thousandth of a penny; the verifier checks them to twice that.
 
 `row_lo`/`row_hi` hold the widened bounds the solvers see; `stated_lo`/`stated_hi` the rules' own.
 """
