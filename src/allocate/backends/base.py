@@ -77,15 +77,22 @@ MAX_CUTS = 50
 
 
 def breaks_margin(model: CompiledProblem, x: np.ndarray) -> bool:
-    """Whether `x`, its integers rounded (and T recomputed), breaks a compiled row beyond its margin."""
+    """Whether `x`, its integers rounded (and T recomputed), breaks a rule's row beyond its margin.
+
+    Only rows with a margin (the rules' rows) are checked: T's definition holds by construction
+    here, and rows an analysis adds (e.g. an epsilon constraint on value) carry no margin.
+    """
     rounded = np.where(model.integer, np.round(x), x)
     if model.total_col is not None:
         rounded[model.total_col] = model.cost @ rounded[: model.n]
-    activity = model.A @ rounded
+    rules = model.row_margin > 0
+    activity = model.A[rules] @ rounded
     # Floating-point noise of the sums (a continuous variable may sit exactly on a bound), far
     # below the margins (half a unit, a thousandth of a penny) this check is about.
-    noise = 1e-6 + 1e-12 * (abs(model.A) @ np.abs(rounded))
-    return bool(np.any(activity < model.row_lo - noise) or np.any(activity > model.row_hi + noise))
+    noise = 1e-6 + 1e-12 * (abs(model.A[rules]) @ np.abs(rounded))
+    return bool(
+        np.any(activity < model.row_lo[rules] - noise) or np.any(activity > model.row_hi[rules] + noise)
+    )
 
 
 class PinningSession:
