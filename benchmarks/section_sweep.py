@@ -23,8 +23,8 @@ from baselines import hand_pulp
 from common import Column, RunContext, Section
 
 from allocate import frontier, sweep, verify
+from allocate.analysis.whatif import as_weights
 from allocate.scenarios import east_sussex_2011
-from allocate.whatif import as_weights
 
 REL_TOL = 1e-6
 

@@ -36,13 +36,13 @@ from allocate import (
     solve,
     sweep,
 )
+from allocate.analysis.diagnose import Relaxation
+from allocate.analysis.robustness import draw
+from allocate.analysis.whatif import as_weights
 from allocate.backends import get_backend
 from allocate.backends.base import SolverOptions, solve_once
 from allocate.compile import TOTAL_RULE
 from allocate.conflict import restrict
-from allocate.diagnose import Relaxation
-from allocate.robustness import draw
-from allocate.whatif import as_weights
 
 TOL = 1e-6
 SHARES = [0.0, 0.15, 0.3, 0.5, 0.7, 0.85, 1.0]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from allocate import Allocation, InvalidProblemError, Problem, solve
+from allocate.analysis.equality import equality_summary
 from allocate.cli import main
-from allocate.equality import equality_summary
 from allocate.io import (
     Publisher,
     grants_package,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from allocate import Application, Budget, ClientGroup, Coverage, District, OrganisationCap, Problem, solve
+from allocate.analysis.explain import explain
+from allocate.analysis.frontier import frontier
 from allocate.cli import main
-from allocate.explain import explain
-from allocate.frontier import frontier
 from allocate.report import html_report
 from allocate.result import Allocation
 from allocate.summary import pounds

@@ -5,12 +5,17 @@ Applications are candidate awards with costs, outcome scores and social-capital 
 rules, verifies the answer independently, and reports how every rule stands.
 """
 
+from allocate.analysis.compare import Comparison, compare
+from allocate.analysis.diagnose import Diagnosis, diagnose
+from allocate.analysis.explain import Explanations, explain
+from allocate.analysis.frontier import Frontier, FrontierPoint, frontier
+from allocate.analysis.price import RulePrice, price_of_rules
+from allocate.analysis.robustness import Robustness, ScoreNoise, robustness
+from allocate.analysis.whatif import sweep
 from allocate.backends import DEFAULT_BACKEND
 from allocate.backends import NAMES as BACKENDS
 from allocate.backends.base import SolverOptions
-from allocate.compare import Comparison, compare
 from allocate.compile import CompiledProblem, compile_problem
-from allocate.diagnose import Diagnosis, diagnose
 from allocate.errors import (
     AllocateError,
     CertificationError,
@@ -19,12 +24,8 @@ from allocate.errors import (
     SolverError,
     VerificationError,
 )
-from allocate.explain import Explanations, explain
-from allocate.frontier import Frontier, FrontierPoint, frontier
 from allocate.model import Application, Budget, ClientGroup, District, Problem, ScoreScale, Variant, Weights
-from allocate.price import RulePrice, price_of_rules
 from allocate.result import Allocation, Award, Certificate, RuleReport
-from allocate.robustness import Robustness, ScoreNoise, robustness
 from allocate.rules import (
     Coverage,
     EqualityGap,
@@ -41,7 +42,6 @@ from allocate.rules import (
 from allocate.solve import solve
 from allocate.tally import cell_key
 from allocate.verify import Verification, verify
-from allocate.whatif import sweep
 
 __all__ = [
     "BACKENDS",

@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from allocate.analysis.equality import equality_summary
 from allocate.backends import DEFAULT_BACKEND, NAMES
-from allocate.equality import equality_summary
 from allocate.errors import AllocateError
 from allocate.io.read import read_problem
 from allocate.io.threesixty import write_360giving_csv, write_360giving_json
@@ -81,8 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from allocate.explain import explain
-    from allocate.frontier import frontier
+    from allocate.analysis.explain import explain
+    from allocate.analysis.frontier import frontier
     from allocate.report import html_report
 
     if args.demo == (args.problem is not None):
@@ -153,7 +153,7 @@ def _sweep(problem: Problem, shares: list[float], backend: str, out: Path | None
     from rich.progress import Progress
     from rich.table import Table
 
-    from allocate.whatif import sweep
+    from allocate.analysis.whatif import sweep
 
     with Progress(transient=True) as bar:
         task = bar.add_task("solving weightings", total=len(shares))

@@ -22,8 +22,8 @@ from allocate.tally import Tally
 from allocate.verify import resolve
 
 if TYPE_CHECKING:
-    from allocate.explain import Explanation, Explanations
-    from allocate.frontier import Frontier, FrontierPoint
+    from allocate.analysis.explain import Explanation, Explanations
+    from allocate.analysis.frontier import Frontier, FrontierPoint
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 2rem auto;
@@ -238,7 +238,7 @@ def _rules(report: Sequence[RuleReport]) -> str:
 
 
 def _explanations(explanations: Explanations | Sequence[Explanation]) -> str:
-    from allocate.explain import Explanations
+    from allocate.analysis.explain import Explanations
 
     items = explanations.items if isinstance(explanations, Explanations) else tuple(explanations)
     if not items:

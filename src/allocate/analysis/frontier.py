@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from allocate.analysis.whatif import as_weights
 from allocate.backends import DEFAULT_BACKEND, get_backend
 from allocate.backends.base import RawSolution, SolverOptions, solve_once
 from allocate.compile import compile_problem
@@ -23,7 +24,6 @@ from allocate.errors import InfeasibleError, SolverError
 from allocate.finish import finish
 from allocate.model import Problem
 from allocate.result import Allocation
-from allocate.whatif import as_weights
 
 REL_TOL = 1e-9
 
