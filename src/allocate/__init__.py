@@ -14,7 +14,6 @@ from allocate.analysis.robustness import Robustness, ScoreNoise, robustness
 from allocate.analysis.whatif import sweep
 from allocate.backends import DEFAULT_BACKEND
 from allocate.backends import NAMES as BACKENDS
-from allocate.backends.base import SolverOptions
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.errors import (
     AllocateError,
@@ -25,6 +24,7 @@ from allocate.errors import (
     VerificationError,
 )
 from allocate.model import Application, Budget, ClientGroup, District, Problem, ScoreScale, Variant, Weights
+from allocate.options import SolverOptions
 from allocate.result import Allocation, Award, Certificate, RuleReport
 from allocate.rules import (
     Coverage,

@@ -22,12 +22,13 @@ import time
 import numpy as np
 
 from allocate.backends import NAMES, get_backend
-from allocate.backends.base import RawSolution, SolverOptions, largest_amount, relative_gap, solve_once
+from allocate.backends.base import RawSolution, largest_amount, relative_gap, solve_once
 from allocate.compile import CompiledProblem
 from allocate.conflict import group_name, restrict
 from allocate.errors import AllocateError, CertificationError, InvalidProblemError
 from allocate.finish import finish
 from allocate.model import Problem, Weights
+from allocate.options import SolverOptions
 from allocate.result import Allocation, Certificate
 
 VALUE_REL = 1e-9

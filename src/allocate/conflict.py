@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allocate.backends.base import Backend, SolverOptions, solve_once
+from allocate.backends.base import Backend, solve_once
 from allocate.compile import BUDGET_RULE, VARIANTS_RULE, CompiledProblem
+from allocate.options import SolverOptions
 
 MAX_ROWS_FOR_ROW_FILTER = 60
 

@@ -11,11 +11,12 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from allocate.backends import get_backend
-from allocate.backends.base import RawSolution, SolverOptions, relative_gap
+from allocate.backends.base import RawSolution, relative_gap
 from allocate.compile import CompiledProblem
 from allocate.conflict import find_conflict
 from allocate.errors import SolverError, VerificationError
 from allocate.model import Problem, Weights
+from allocate.options import SolverOptions
 from allocate.result import Allocation, Award, RuleReport, SolverInfo
 from allocate.tally import candidate_value
 from allocate.verify import verify

@@ -7,14 +7,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from allocate.backends.base import SolverOptions
 from allocate.model import Weights
+from allocate.options import SolverOptions, Status
 from allocate.schema import Frozen
-
-Status = Literal["optimal", "feasible", "infeasible", "no_solution"]
-"""optimal: proven within the requested gap; feasible: stopped (time limit) with an
-allocation and a gap; infeasible: the rules cannot all hold; no_solution: stopped before
-any allocation was found."""
 
 
 class Award(Frozen):

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import SolverOptions, solve_once
+from allocate.backends.base import solve_once
 from allocate.certify import certify as certify_claim
 from allocate.certify import checker_for
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.errors import InvalidProblemError
 from allocate.finish import finish
 from allocate.model import Problem, Weights
+from allocate.options import SolverOptions
 from allocate.result import Allocation
 
 

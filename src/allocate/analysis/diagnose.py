@@ -18,10 +18,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import Backend, SolverOptions, solve_once
+from allocate.backends.base import Backend, solve_once
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.conflict import find_conflict
 from allocate.model import Problem
+from allocate.options import SolverOptions
 from allocate.summary import pounds
 
 _MONEY = ("pence", "share")

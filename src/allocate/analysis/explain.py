@@ -18,9 +18,10 @@ import numpy as np
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import SolverOptions, quiet_stdout
+from allocate.backends.base import quiet_stdout
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.model import Problem
+from allocate.options import SolverOptions
 from allocate.result import Allocation
 from allocate.rules import PassMark
 from allocate.summary import pounds

@@ -18,11 +18,12 @@ import numpy as np
 
 from allocate.analysis.whatif import as_weights
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import RawSolution, SolverOptions, solve_once
+from allocate.backends.base import RawSolution, solve_once
 from allocate.compile import compile_problem
 from allocate.errors import InfeasibleError, SolverError
 from allocate.finish import finish
 from allocate.model import Problem
+from allocate.options import SolverOptions
 from allocate.result import Allocation
 
 REL_TOL = 1e-9

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from allocate.backends import DEFAULT_BACKEND
-from allocate.backends.base import SolverOptions
 from allocate.errors import InfeasibleError
 from allocate.model import Problem
+from allocate.options import SolverOptions
 from allocate.result import Allocation
 from allocate.rules import EqualityGap, RuleBase
 from allocate.solve import solve

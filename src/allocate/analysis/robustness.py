@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocate.backends import DEFAULT_BACKEND
-from allocate.backends.base import SolverOptions
 from allocate.errors import InfeasibleError
 from allocate.model import Application, Problem
+from allocate.options import SolverOptions
 from allocate.result import Allocation
 from allocate.solve import solve
 

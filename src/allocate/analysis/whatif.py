@@ -17,10 +17,10 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 import numpy as np
 
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import SolverOptions
 from allocate.compile import compile_problem
 from allocate.finish import finish
 from allocate.model import Problem, Weights
+from allocate.options import SolverOptions
 from allocate.result import Allocation
 
 Progress = Callable[[int, int], None]

@@ -9,31 +9,19 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
-from pydantic import Field, StrictBool
 
 from allocate.compile import CompiledProblem
 from allocate.errors import AllocateError, SolverError
-from allocate.schema import Frozen
 
-RawStatus = Literal["optimal", "feasible", "infeasible", "no_solution"]
+# SolverOptions lives in allocate.options; re-exported here, where it used to live.
+from allocate.options import SolverOptions as SolverOptions
+from allocate.options import Status
 
-
-class SolverOptions(Frozen):
-    """Options every backend honours.
-
-    ``threads=1`` and a fixed ``seed`` make every backend deterministic: the same input and
-    options give the same awards, ties included. More threads may be faster, but CP-SAT can
-    then return a different allocation of equal value.
-    """
-
-    time_limit: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] | None = None
-    relative_gap: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] = 0.0
-    threads: Annotated[int, Field(strict=True, ge=1)] = 1
-    seed: Annotated[int, Field(strict=True, ge=0)] = 0
-    verbose: StrictBool = False
+RawStatus = Status
+"""A backend reads its solver's status into the same four words an Allocation reports."""
 
 
 @dataclass(frozen=True)
