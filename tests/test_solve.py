@@ -434,3 +434,35 @@ def test_time_limit_bounds_the_diagnosis_of_an_infeasible_round(backend: str) ->
     assert a.status in ("infeasible", "no_solution")
     if a.status == "infeasible" and "Not reduced" not in a.message:
         assert a.conflict  # reduced within the limit: an irreducible clash is named
+
+
+# --------------------------------------------------------------------------- backend registry
+def test_import_allocate_loads_no_solver_library() -> None:
+    code = "import allocate, sys; print([m for m in ('pulp', 'ortools', 'highspy') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backend_available(backend: str) -> None:
+    from allocate.backends import available, get_backend
+
+    assert available(backend)
+    assert get_backend(backend).name == backend
+
+
+def test_backend_with_missing_package_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from allocate import SolverError
+    from allocate.backends import available, get_backend
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "highspy" else real(name, *a)
+    )
+    assert not available("highs")
+    with pytest.raises(SolverError, match="'highspy', which is not installed"):
+        get_backend("highs")
+    with pytest.raises(SolverError, match="unknown backend 'scip'"):
+        available("scip")

@@ -15,10 +15,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.linear_solver.python import model_builder_helper as mbh
 
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import quiet_stdout
+from allocate.backends.lp import lp_duals
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.model import Problem
 from allocate.options import SolverOptions
@@ -185,27 +184,10 @@ def explain(
 
 
 def shadow_prices(model: CompiledProblem, objective: np.ndarray, allocation: Allocation) -> dict[str, float]:
-    """Duals of the LP relaxation (GLOP) for the rows that bind in the allocation.
-
-    Not HiGHS through OR-Tools' model builder: that crashes the process (segfault) in
-    ortools 9.15 with highspy loaded.
-    """
-    helper = mbh.ModelBuilderHelper()
-    helper.fill_model_from_sparse_data(
-        model.var_lb,  # type: ignore[arg-type]
-        model.var_ub,  # type: ignore[arg-type]
-        objective,  # type: ignore[arg-type]
-        model.row_lo,  # type: ignore[arg-type]
-        model.row_hi,  # type: ignore[arg-type]
-        model.A,
-    )
-    helper.set_maximize(True)
-    solver = mbh.ModelSolverHelper("glop")
-    with quiet_stdout():
-        solver.solve(helper)
-    if not solver.has_solution():
+    """Duals of the LP relaxation (backends.lp) for the rows that bind in the allocation."""
+    duals = lp_duals(model, objective)
+    if duals is None:
         return {}
-    duals = np.asarray(solver.dual_values())
     binding = {r.label for r in allocation.rules_report if r.binding}
     rows = zip(model.row_labels, duals, model.row_structural, strict=True)
     return {
