@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -168,3 +170,16 @@ def test_cpsat_solves_big_money_and_says_no_partner_can_certify_it() -> None:
     assert a.status == "optimal" and a.funded == {"A"}
     assert a.certificate is not None and not a.certificate.confirmed
     assert "not trusted on amounts above £100,000,000" in a.certificate.note
+
+
+def test_a_known_cbc_defect_is_caught_by_certification() -> None:
+    """CBC 2.10 calls a sub-optimal allocation optimal on this fuzz round (its preprocessing, cuts
+    and heuristics together; any one off and it finds the optimum). Not fixed at the cause:
+    a certificate is what stops the wrong claim reaching a council."""
+    saved = json.loads(
+        (Path(__file__).parent / "data" / "known" / "cbc_low_optimal_preprocessing_cuts.json").read_text()
+    )
+    problem = Problem.from_dict(saved["problem"])
+    assert solve(problem, "highs").value == pytest.approx(1_281_095.068283966, rel=1e-9)
+    with pytest.raises(CertificationError, match=r"'cbc' said optimal at value 1280722\.81"):
+        solve(problem, "cbc", certify="highs", diagnose=False)
