@@ -183,3 +183,15 @@ def test_a_known_cbc_defect_is_caught_by_certification() -> None:
     assert solve(problem, "highs").value == pytest.approx(1_281_095.068283966, rel=1e-9)
     with pytest.raises(CertificationError, match=r"'cbc' said optimal at value 1280722\.81"):
         solve(problem, "cbc", certify="highs", diagnose=False)
+
+
+def test_a_known_false_cbc_infeasible_is_caught_by_certification() -> None:
+    """CBC 2.10 says 'Problem proven infeasible' on this fuzz round; HiGHS finds an allocation."""
+    saved = json.loads(
+        (Path(__file__).parent / "data" / "known" / "cbc_false_infeasible_cuts.json").read_text()
+    )
+    problem = Problem.from_dict(saved["problem"])
+    with pytest.raises(
+        CertificationError, match="'cbc' said infeasible, but 'highs' found a verified allocation"
+    ):
+        solve(problem, "cbc", certify="highs", diagnose=False)
