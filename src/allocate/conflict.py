@@ -12,29 +12,28 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from allocate.backends.base import Backend, solve_once
-from allocate.compile import BUDGET_RULE, VARIANTS_RULE, CompiledProblem
+from allocate.compile import BUDGET_RULE, ROW_FIELDS, VARIANTS_RULE, CompiledProblem
 from allocate.options import SolverOptions
 
 MAX_ROWS_FOR_ROW_FILTER = 60
 
 
 def restrict(model: CompiledProblem, keep: np.ndarray) -> CompiledProblem:
-    """The same model with only the rows where `keep` is True."""
-    return dataclasses.replace(
-        model,
-        A=model.A[keep],
-        row_lo=model.row_lo[keep],
-        row_hi=model.row_hi[keep],
-        row_labels=tuple(lbl for lbl, k in zip(model.row_labels, keep, strict=True) if k),
-        row_rule=model.row_rule[keep],
-        row_margin=model.row_margin[keep],
-        row_unit=model.row_unit[keep],
-        row_structural=model.row_structural[keep],
-    )
+    """The same model with only the rows where `keep` is True (every per-row array in step)."""
+    rows: dict[str, Any] = {}
+    for name in ROW_FIELDS:
+        values = getattr(model, name)
+        rows[name] = (
+            tuple(v for v, k in zip(values, keep, strict=True) if k)
+            if isinstance(values, tuple)
+            else values[keep]
+        )
+    return dataclasses.replace(model, A=model.A[keep], **rows)
 
 
 class _Budget:

@@ -64,23 +64,31 @@ MAX_CUTS = 50
 """Allocations excluded for breaking a row beyond its margin before a solve gives up."""
 
 
-def breaks_margin(model: CompiledProblem, x: np.ndarray) -> bool:
-    """Whether `x`, its integers rounded (and T recomputed), breaks a rule's row beyond its margin.
+class MarginCheck:
+    """Whether an answer, its integers rounded (and T recomputed), breaks a rule's row beyond its margin.
 
     Only rows with a margin (the rules' rows) are checked: T's definition holds by construction
-    here, and rows an analysis adds (e.g. an epsilon constraint on value) carry no margin.
+    here, and rows an analysis adds (e.g. an epsilon constraint on value) carry no margin. The
+    rows are sliced once per model, not once per solve.
     """
-    rounded = np.where(model.integer, np.round(x), x)
-    if model.total_col is not None:
-        rounded[model.total_col] = model.cost @ rounded[: model.n]
-    rules = model.row_margin > 0
-    activity = model.A[rules] @ rounded
-    # Floating-point noise of the sums (a continuous variable may sit exactly on a bound), far
-    # below the margins (half a unit, a thousandth of a penny) this check is about.
-    noise = 1e-6 + 1e-12 * (abs(model.A[rules]) @ np.abs(rounded))
-    return bool(
-        np.any(activity < model.row_lo[rules] - noise) or np.any(activity > model.row_hi[rules] + noise)
-    )
+
+    def __init__(self, model: CompiledProblem) -> None:
+        rules = model.row_margin > 0
+        self.model = model
+        self.A = model.A[rules]
+        self.abs_A = abs(self.A)
+        self.lo, self.hi = model.row_lo[rules], model.row_hi[rules]
+
+    def broken(self, x: np.ndarray) -> bool:
+        model = self.model
+        rounded = np.where(model.integer, np.round(x), x)
+        if model.total_col is not None:
+            rounded[model.total_col] = model.cost @ rounded[: model.n]
+        activity = self.A @ rounded
+        # Floating-point noise of the sums (a continuous variable may sit exactly on a bound), far
+        # below the margins (half a unit, a thousandth of a penny) this check is about.
+        noise = 1e-6 + 1e-12 * (self.abs_A @ np.abs(rounded))
+        return bool(np.any(activity < self.lo - noise) or np.any(activity > self.hi + noise))
 
 
 class PinningSession:
@@ -100,6 +108,7 @@ class PinningSession:
     model: CompiledProblem
     lb: np.ndarray
     ub: np.ndarray
+    _margins: MarginCheck | None = None
 
     def solve(
         self,
@@ -120,7 +129,9 @@ class PinningSession:
                     spent = time.perf_counter() - start
                     left = options.model_copy(update={"time_limit": max(0.01, options.time_limit - spent)})
                 raw = self._solve(objective, left, hint)
-                if raw.x is None or not breaks_margin(self.model, raw.x):
+                if self._margins is None:
+                    self._margins = MarginCheck(self.model)
+                if raw.x is None or not self._margins.broken(raw.x):
                     return dataclasses.replace(raw, seconds=time.perf_counter() - start)
                 self._exclude(raw.x[: self.model.n] > 0.5)
             raise SolverError(
