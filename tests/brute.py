@@ -21,6 +21,7 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from allocate import (
     Exclusive,
     Lock,
     MinOrganisations,
+    MinSpend,
     NoNewGaps,
     OrganisationCap,
     PassMark,
@@ -334,6 +336,24 @@ class Checker:
         if isinstance(rule, Exclusive):
             cols = [c for a in rule.applications for c in self.app_columns(a)]
             return X[:, cols].sum(axis=1) <= rule.at_most
+        if isinstance(rule, MinSpend):
+            b = self.problem.budget
+            years = len(b.per_year) if b.per_year is not None else 1
+            if rule.year == "total":
+                scopes: list[tuple[np.ndarray, int]] = [(total, b.total)]
+            else:
+                wanted = range(years) if rule.year == "each" else [rule.year - 1]
+                spent = X @ self.profile
+                scopes = [(spent[:, y], b.per_year[y] if b.per_year is not None else b.total) for y in wanted]
+            ok = np.ones(len(X), dtype=bool)
+            for money, available in scopes:
+                if rule.min_amount is not None:
+                    ok &= money >= rule.min_amount
+                if rule.min_share is not None:
+                    # The share as written (its shortest decimal); money is whole pence, so
+                    # m >= share·B exactly iff m >= ⌈share·B⌉.
+                    ok &= money >= math.ceil(Fraction(str(rule.min_share)) * available)
+            return ok
         if isinstance(rule, Requires):
             a = X[:, self.app_columns(rule.application)].sum(axis=1)
             b = X[:, self.app_columns(rule.requires)].sum(axis=1)

@@ -476,6 +476,7 @@ class _Rules:
         self.apps: list[dict[str, Any]] = base["applications"]
         self.total: int = base["budget"]["total"]
         self.years = len(base["budget"]["per_year"] or [0])
+        self.budget_years: tuple[int, ...] = tuple(base["budget"]["per_year"] or [self.total])
         self.scale: dict[str, float] = base["scale"]
         self.keys = {
             "district": d_ids,
@@ -645,6 +646,30 @@ class _Rules:
             "applications": list(chosen),
             "at_most": self.src.integer(1, len(chosen) - 1),
         }
+
+    def _min_spend(self) -> dict[str, Any]:
+        """Spend at least an amount or a share of the budget (total, one year, every year); often
+        exactly what the witness spends (an amount, or the share it spends of the budget)."""
+        src = self.src
+        year: int | str = src.pick(["total", "total", "each", *range(1, self.years + 1)])
+        rule: dict[str, Any] = {"kind": "min_spend", "year": year}
+        m = self._exact()
+        yearly = list(self.budget_years)
+        if m is not None and year != "each":
+            if year == "total":
+                spent, available = m.total, self.total
+            else:
+                per_year = m.per_year if m.per_year is not None else (m.total,)
+                spent, available = per_year[int(year) - 1], yearly[int(year) - 1]
+        else:
+            available = self.total if year == "total" else min(yearly)
+            spent = int(available * src.pick(MONEY_FRACTIONS))
+        for name in src.subset(["min_amount", "min_share"], 1, 2):
+            if name == "min_amount":
+                rule[name] = spent
+            else:
+                rule[name] = min(1.0, spent / available) if available > 0 else 0.0
+        return rule
 
     def _requires(self) -> dict[str, Any]:
         a, b = self.src.subset([a["id"] for a in self.apps], 2, 2)

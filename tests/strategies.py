@@ -29,6 +29,7 @@ from allocate import (
     Exclusive,
     Lock,
     MinOrganisations,
+    MinSpend,
     NoNewGaps,
     OrganisationCap,
     PassMark,
@@ -58,6 +59,7 @@ RULE_KINDS = (
     "lock",
     "exclusive",
     "requires",
+    "min_spend",
 )
 T = TypeVar("T")
 VALUE_FORMS = ("quality_pounds", "score_sum", "score_beneficiaries")
@@ -333,6 +335,18 @@ def rule_for(draw: Any, problem: Problem, kind: str) -> Any:
     if kind == "requires":
         a, b = subset(draw, app_ids, 2, 2)
         return Requires(application=a, requires=b)
+    if kind == "min_spend":
+        years = problem.budget.years
+        year = pick(draw, ["total", "total", "each", *range(1, years + 1)])
+        spend: dict[str, Any] = {}
+        for name in subset(draw, ["min_amount", "min_share"], 1, 2):
+            share = pick(draw, [0.0, 0.1, 0.25, 1 / 3, 0.5, 0.6, 0.8, 0.95, 1.0])
+            if name == "min_share":
+                spend[name] = share
+            else:
+                available = total if year == "total" else total // years
+                spend[name] = int(available * share)
+        return MinSpend(year=year, **spend)
     raise AssertionError(kind)
 
 

@@ -366,3 +366,14 @@ def test_regression_rule_row_no_candidate_enters(backend: str) -> None:
     a = solve(problem, backend)
     assert a.status == "infeasible"
     assert a.conflict == ("NoNewGaps[H:g2]",)
+
+
+NEW_RULE_KINDS = ("min_spend", "coverage", "organisation_cap", "equality_gap")
+"""Rule kinds of issue 12 (spend targets, tags), drawn with the rules they interact with."""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=examples(80))
+@given(problem=problems(rule_kinds=NEW_RULE_KINDS))
+def test_spend_targets_and_tags_match_brute_force(backend: str, problem: Problem) -> None:
+    check_against_oracle(problem, backend)

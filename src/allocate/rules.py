@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
@@ -88,6 +89,8 @@ class RuleBase(Frozen):
     """An equity rule (who gets the money): priced by default by `price_of_rules`."""
     unit: ClassVar[RowUnit | None] = None
     """The unit of the rule's bound, when it has a single one (None: it depends on the bound)."""
+    target: ClassVar[bool] = False
+    """A spending target (money the round must spend): priced by default by `price_of_rules`."""
 
     @property
     def label(self) -> str:
@@ -703,6 +706,88 @@ class Requires(RuleBase):
         return [self._check(self.label, "<=", n, 0)]
 
 
+SpendBound = Literal["min_amount", "min_share"]
+
+
+class MinSpend(RuleBase):
+    """Spend at least an amount, or a share of the budget: in total, in one year, or in every year.
+
+    ``year="total"`` bounds all money awarded (against ``budget.total``); ``year=2`` the money
+    paid in the second budget year (against that year's limit); ``year="each"`` every year.
+    A share is of the budget, a known amount, so its bound is exact whole pence: at least
+    ⌈share × budget⌉, with the share read as the decimal it is written as (0.1 is one tenth,
+    not the binary float just above it) and the product computed in fractions.
+    """
+
+    display_name: ClassVar[str] = "minimum spend"
+    target: ClassVar[bool] = True
+    unit: ClassVar[RowUnit] = "pence"
+
+    kind: Literal["min_spend"] = "min_spend"
+    year: Annotated[int, Field(strict=True, ge=1, le=100)] | Literal["total", "each"] = "total"
+    min_amount: PenceOrZero | None = None
+    min_share: Share | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> MinSpend:
+        if self.min_amount is None and self.min_share is None:
+            raise field_error("MinSpend", "min_amount", "MinSpend needs min_amount or min_share")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"MinSpend[{self._scope()}]"
+
+    def _scope(self) -> str:
+        return (
+            "each year" if self.year == "each" else "total" if self.year == "total" else f"year={self.year}"
+        )
+
+    def _row_label(self, bound: SpendBound, year: int | None) -> str:
+        return f"MinSpend.{bound}[{'total' if year is None else f'year={year}'}]"
+
+    def validate_against(self, problem: Problem, loc: Loc) -> None:
+        years = problem.budget.years
+        if isinstance(self.year, int) and self.year > years:
+            raise InvalidProblemError(
+                (*loc, "year"), f"is year {self.year} but the budget has {years} year(s)"
+            )
+
+    def _years(self, problem: Problem) -> list[int | None]:
+        """The scopes bounded: None for the total, else budget years counted from 1."""
+        if self.year == "total":
+            return [None]
+        if self.year == "each":
+            return list(range(1, problem.budget.years + 1))
+        return [self.year]
+
+    def limits(self, problem: Problem) -> list[tuple[SpendBound, int | None, int]]:
+        """(bound, year or None, least pence) of each row: exact whole pence."""
+        budget = problem.budget
+        out: list[tuple[SpendBound, int | None, int]] = []
+        for y in self._years(problem):
+            available = budget.total if y is None or budget.per_year is None else budget.per_year[y - 1]
+            if self.min_amount is not None:
+                out.append(("min_amount", y, self.min_amount))
+            if self.min_share is not None:
+                out.append(("min_share", y, math.ceil(Fraction(repr(self.min_share)) * available)))
+        return out
+
+    def emit(self, ctx: CompileContext) -> None:
+        for bound, y, least in self.limits(ctx.problem):
+            x = ctx.cost if y is None else ctx.profile[:, y - 1].astype(np.float64)
+            label = self._row_label(bound, y)
+            ctx.add_rows([label], float(least), math.inf, unit=self.unit, x=sp.csr_matrix(x[None, :]))
+
+    def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
+        per_year = tally.per_year()
+        out = []
+        for bound, y, least in self.limits(tally.problem):
+            spent = tally.total if y is None else per_year[y - 1]
+            out.append(self._check(self._row_label(bound, y), ">=", spent, least))
+        return out
+
+
 Rule = Annotated[
     Pot
     | Coverage
@@ -713,7 +798,8 @@ Rule = Annotated[
     | PassMark
     | Lock
     | Exclusive
-    | Requires,
+    | Requires
+    | MinSpend,
     Field(discriminator="kind"),
 ]
 """Any rule; in JSON a rule is an object with a ``kind`` field (e.g. ``"coverage"``)."""

@@ -112,13 +112,14 @@ def price_of_rules(
     """The value each rule costs: re-solve without it, and (EqualityGap) at other tolerances.
 
     `rules` lists indices into ``problem.rules`` (default: every equity rule, i.e.
-    EqualityGap, Coverage, NoNewGaps, OrganisationCap and MinOrganisations). `tolerances` are the EqualityGap
+    EqualityGap, Coverage, NoNewGaps, OrganisationCap and MinOrganisations, and every spending
+    target, MinSpend). `tolerances` are the EqualityGap
     bands to price (default 0.02, 0.05, 0.10; an empty list prices none; ignored for a rule
     given as a ratio band). Entries come in rule order, each rule first as given, then at each
     tolerance. Raises InfeasibleError if the round itself has no allocation meeting every rule.
     """
     opts = SolverOptions() if options is None else options
-    chosen = [i for i, r in enumerate(problem.rules) if r.equity] if rules is None else list(rules)
+    chosen = [i for i, r in enumerate(problem.rules) if r.equity or r.target] if rules is None else list(rules)
     for i in chosen:
         if not 0 <= i < len(problem.rules):
             raise IndexError(f"rule index {i} is out of range (the problem has {len(problem.rules)} rules)")
