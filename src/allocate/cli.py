@@ -1,4 +1,4 @@
-"""Command line: ``allocate demo | solve | equality | report | sweep | bench``.
+"""Command line: ``allocate demo | solve | equality | explain | report | sweep | bench``.
 
 PROBLEM is a .json file, an .xlsx workbook or a folder of CSV files (see docs/data.md).
 """
@@ -13,8 +13,10 @@ from pathlib import Path
 from allocate.analysis.equality import equality_summary
 from allocate.backends import DEFAULT_BACKEND, NAMES
 from allocate.errors import AllocateError
+from allocate.io import publisher
 from allocate.io.read import read_problem
 from allocate.io.threesixty import write_360giving_csv, write_360giving_json
+from allocate.io.transparency import write_transparency_csv
 from allocate.io.write import write_allocation, write_csv
 from allocate.model import Problem, Weights
 from allocate.solve import solve
@@ -49,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="write the awards as 360Giving .csv (or .json)",
     )
+    common.add_argument(
+        "--transparency", type=Path, default=None, help="write the Transparency Code grant fields as .csv"
+    )
+    publisher.add_flags(common)
     demo = sub.add_parser("demo", parents=[common], help="solve the East Sussex 2011 reference scenario")
     demo.add_argument("--seed", type=int, default=2011)
     demo.add_argument("--infeasible", action="store_true", help="use the deliberately infeasible setting")
@@ -68,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="East Sussex reference: every backend vs the greedy status quo")
     bench.add_argument("--seed", type=int, default=2011)
     bench.add_argument("--time-limit", type=float, default=120.0)
+    explain_cmd = sub.add_parser(
+        "explain", help="solve, then the outcome of every application with its reason (feedback table)"
+    )
+    explain_cmd.add_argument("problem", type=Path, nargs="?", default=None)
+    explain_cmd.add_argument("--demo", action="store_true", help="use the East Sussex 2011 scenario")
+    explain_cmd.add_argument(
+        "--application", action="append", default=None, metavar="ID", help="only this application (repeat)"
+    )
+    explain_cmd.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
+    explain_cmd.add_argument("--out", type=Path, default=None, help="write the table as .csv or .xlsx")
     report = sub.add_parser("report", help="solve and write a self-contained HTML report")
     report.add_argument("problem", type=Path, nargs="?", default=None)
     report.add_argument("--demo", action="store_true", help="use the East Sussex 2011 scenario")
@@ -108,6 +124,40 @@ def _report(args: argparse.Namespace) -> int:
     print(summarise(problem, allocation))
     print(f"report written to {args.out}")
     return 0 if allocation.status in ("optimal", "feasible") else 1
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """Solve, then print (and optionally write) every application's outcome and reason."""
+    from allocate.io.outcomes import write_outcomes
+    from allocate.outcomes import outcomes, summary
+
+    if args.demo == (args.problem is not None):
+        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
+        return 2
+    try:
+        if args.demo:
+            from allocate.scenarios import east_sussex_2011
+
+            problem = east_sussex_2011()
+        else:
+            problem = read_problem(args.problem)
+        unknown = [a for a in args.application or () if a not in {x.id for x in problem.applications}]
+        if unknown:
+            print(f"allocate: error: --application: unknown application {unknown[0]!r}", file=sys.stderr)
+            return 2
+        allocation = solve(problem, args.backend)
+        if allocation.status not in ("optimal", "feasible"):
+            print(summarise(problem, allocation))
+            return 1
+        rows = outcomes(problem, allocation, args.backend, applications=args.application)
+        print(summary(rows))
+        if args.out is not None:
+            write_outcomes(rows, args.out)
+            print(f"outcomes written to {args.out}")
+    except (AllocateError, OSError, json.JSONDecodeError) as exc:
+        print(f"allocate: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _bench(seed: int, time_limit: float) -> int:
@@ -188,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "report":
         return _report(args)
+    if args.command == "explain":
+        return _explain(args)
     try:
         if args.command == "bench":
             return _bench(args.seed, args.time_limit)
@@ -213,6 +265,15 @@ def main(argv: list[str] | None = None) -> int:
             problem = east_sussex_2011(args.seed, setting="infeasible" if args.infeasible else "default")
         else:
             problem = read_problem(args.problem)
+        publishing = args.threesixty is not None or args.transparency is not None
+        source = getattr(args, "problem", None)  # checked before solving: a missing publisher writes nothing
+        pub = (
+            publisher.publisher_for(
+                problem, publisher.from_flags(args, source), department=args.transparency is not None
+            )
+            if publishing
+            else None
+        )
         weights = None
         if args.social_share is not None:
             weights = Weights(**{**problem.weights.model_dump(), "social_value_share": args.social_share})
@@ -235,10 +296,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"allocation written to {args.out}")
         if args.threesixty is not None:
             if args.threesixty.suffix.lower() == ".json":
-                write_360giving_json(problem, allocation, args.threesixty)
+                write_360giving_json(problem, allocation, args.threesixty, pub)
             else:
-                write_360giving_csv(problem, allocation, args.threesixty)
+                write_360giving_csv(problem, allocation, args.threesixty, pub)
             print(f"360Giving grants written to {args.threesixty}")
+        if args.transparency is not None:
+            write_transparency_csv(problem, allocation, args.transparency, pub)
+            print(f"Transparency Code grants written to {args.transparency}")
     except (AllocateError, OSError) as exc:
         print(f"allocate: error: {exc}", file=sys.stderr)
         return 2

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from allocate.model import Weights
 from allocate.options import SolverOptions, Status
 from allocate.schema import Frozen
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from allocate.model import Problem
+    from allocate.outcomes import Outcome
 
 
 class Award(Frozen):
@@ -100,6 +106,41 @@ class Allocation(Frozen):
     @property
     def binding_rules(self) -> tuple[RuleReport, ...]:
         return tuple(r for r in self.rules_report if r.binding)
+
+    def __repr__(self) -> str:
+        """One line (status, awards, money, value): the full record is `to_dict`."""
+        from allocate.notebook import short_repr
+
+        return short_repr(self)
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the summary and the top of the award and binding-rule tables."""
+        from allocate.notebook import html
+
+        return html(self)
+
+    def to_frame(self, problem: Problem) -> pd.DataFrame:
+        """The awards joined with their applications (title, districts, client groups), £ amounts."""
+        from allocate.notebook import awards_frame
+
+        return awards_frame(problem, self)
+
+    def rules_frame(self, problem: Problem | None = None) -> pd.DataFrame:
+        """The rules report, money in £ (with `problem`: each rule row in plain words too)."""
+        from allocate.notebook import rules_frame
+
+        return rules_frame(self, problem)
+
+    def outcomes(
+        self, problem: Problem, backend: str | None = None, *, margins: bool = True
+    ) -> list[Outcome]:
+        """Every application and option: funded or not, £, the reason in plain words and the
+        margin (see `allocate.outcomes`; margins re-solve the round once per application)."""
+        from allocate.outcomes import outcomes
+
+        return outcomes(problem, self, backend or self.solver.backend, margins=margins)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; `Allocation.from_dict` reads it back unchanged."""

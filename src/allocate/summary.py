@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from allocate.model import Problem
+from allocate.money import pounds as pounds  # re-exported: callers use summary.pounds
 from allocate.result import Allocation
 from allocate.tally import Tally
 from allocate.verify import resolve
-
-
-def pounds(pence: int | float) -> str:
-    """Exact pounds for whole pence (e.g. £1,234.05); rounded to the penny otherwise."""
-    p = round(pence)
-    sign = "-" if p < 0 else ""
-    p = abs(p)
-    return f"{sign}£{p // 100:,}.{p % 100:02d}"
 
 
 def summarise(problem: Problem, allocation: Allocation) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from allocate.candidates import Candidate, candidates
 from allocate.compile import FRACTION_MARGIN
 from allocate.model import Problem, Weights
+from allocate.money import amount
 from allocate.rules import RuleCheck, budget_label, variants_label
 from allocate.tally import Tally, candidate_value
 
@@ -75,7 +76,7 @@ def verify(
     for rule in problem.rules:
         checks.extend(rule.check(tally, tolerance))
     problems.extend(
-        f"{c.label}: {c.achieved:g} {'>' if c.sense == '<=' else '<'} limit {c.limit:g}"
+        f"{c.label}: {amount(c.achieved, c.unit)} {'>' if c.sense == '<=' else '<'} limit {amount(c.limit, c.unit)}"
         for c in checks
         if not c.ok
     )

@@ -16,16 +16,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from allocate.errors import InvalidProblemError, Loc
-from allocate.io import cells
+from allocate.io import cells, publisher
 from allocate.io.cells import LIST_SEPARATOR, Raw, Row, Spec, Table, decode, empty, numbered_columns
 from allocate.io.safe import restore
-from allocate.model import Budget, ClientGroup, District, Problem, Weights
+from allocate.model import (
+    SOCIAL_OBJECTIVES,
+    Attribution,
+    Budget,
+    ClientGroup,
+    District,
+    Problem,
+    ScoreScale,
+    Weights,
+)
 from allocate.rules import Rule
 
 if TYPE_CHECKING:
     import pandas as pd
 
-TABLES = ("applications", "variants", "districts", "client_groups", "budget", "rules", "weights", "settings")
+TABLES = (
+    "applications", "variants", "districts", "client_groups", "budget", "rules", "weights", "settings", "publisher"
+)  # fmt: skip
+"""The tables of a round; ``publisher`` is read by `allocate.io.publisher.read_publisher`."""
 REQUIRED_TABLES = ("applications", "districts", "client_groups", "budget")
 _RULE_LIST_FIELDS = ("cells", "applications", "ratio")
 
@@ -50,6 +62,7 @@ _SPECS: dict[str, Spec] = {
         (), ("name", "attribution", "outcome_max", "social_max", "social_objectives"), one_row=True
     ),
     "rules": Spec(("kind",), any_columns=True),
+    "publisher": publisher.SPEC,
 }
 
 
@@ -158,6 +171,7 @@ def read_problem(path: str | Path) -> Problem:
             raise InvalidProblemError((path.name,), f"is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise InvalidProblemError((path.name,), "must hold a JSON object (a problem)")
+        data.pop(publisher.TABLE, None)  # the publisher's section: read_publisher
         try:
             return Problem.from_dict(data)
         except InvalidProblemError as exc:
@@ -423,11 +437,16 @@ def problem_from_dataframe(
     weights: Weights | None = None,
     variants: pd.DataFrame | None = None,
     name: str = "round",
+    attribution: Attribution = "population",
+    scale: ScoreScale | None = None,
+    social_objectives: Sequence[str] = SOCIAL_OBJECTIVES,
 ) -> Problem:
     """A Problem whose applications (and variants) come from DataFrames with the documented columns.
 
-    Errors name the DataFrame and the row by its index label.
+    Every Problem-level setting is a parameter (with the Problem's default). Errors name the
+    DataFrame and the row by its index label.
     """
+    scale = scale or ScoreScale()
     tables = {
         "applications": _frame_table("applications", applications),
         "districts": _objects_table(
@@ -448,6 +467,13 @@ def problem_from_dataframe(
     }
     if variants is not None:
         tables["variants"] = _frame_table("variants", variants)
+    settings = {
+        "attribution": attribution,
+        "outcome_max": scale.outcome_max,
+        "social_max": scale.social_max,
+        "social_objectives": LIST_SEPARATOR.join(social_objectives),
+    }
+    tables["settings"] = _objects_table("settings", [settings])
     problem = problem_from_tables(tables, rules=[])
     return problem.replace(rules=tuple(rules), weights=weights or Weights(), name=name)
 

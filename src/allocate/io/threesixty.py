@@ -1,65 +1,45 @@
 """Publish awards in the 360Giving Data Standard: the flat CSV and a JSON grant package.
 
-One grant per award. Amounts are in pounds (exact, from pence); beneficiary locations
-carry ONS district codes, built in for the five East Sussex districts and extendable with
-a user mapping. Organisations without a charity or company identifier get a 360Giving
-``360G-`` identifier made from the funder prefix and the organisation name.
+One grant per award, under the round's `Publisher` (see `allocate.io.publisher`: East Sussex's
+only for a round of East Sussex districts). Amounts are in pounds (exact, from pence);
+beneficiary locations carry the publisher's ONS district codes, one location per district.
+Organisations without a charity or company identifier get a 360Giving ``360G-`` identifier
+made from the funder prefix and the organisation name.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from allocate.errors import InvalidProblemError
+from allocate.io.publisher import Publisher, publisher_for
 from allocate.io.safe import Cell
 from allocate.io.write import pounds_text, write_csv
 from allocate.model import Problem
 from allocate.result import Allocation, Award
-
-EAST_SUSSEX_CODES: dict[str, str] = {
-    "Eastbourne": "E07000061",
-    "Hastings": "E07000062",
-    "Lewes": "E07000063",
-    "Rother": "E07000064",
-    "Wealden": "E07000065",
-}
-"""ONS codes of the East Sussex non-metropolitan districts (geoCodeType NMD)."""
 
 SCHEMA_VERSION = "1.4"
 
 CSV_HEADER = [
     "Identifier", "Title", "Description", "Currency", "Amount Applied For", "Amount Awarded",
     "Award Date", "Planned Dates:Duration (months)", "Recipient Org:Identifier", "Recipient Org:Name",
-    "Beneficiary Location:Name", "Beneficiary Location:Geographic Code",
-    "Beneficiary Location:Geographic Code Type", "Funding Org:Identifier", "Funding Org:Name",
+    "Funding Org:Identifier", "Funding Org:Name", "Funding Org:Department",
     "Grant Programme:Title", "From an open call?", "Last modified",
 ]  # fmt: skip
+"""The columns of the flat CSV before the beneficiary locations (`location_columns`)."""
 
 
-@dataclass(frozen=True)
-class Publisher:
-    """Who publishes the grants, and how identifiers and locations are written."""
-
-    funder_id: str = "GB-LAE-ESX"
-    funder_name: str = "East Sussex County Council"
-    prefix: str = "360G-ESCC"
-    """The publisher's registered 360Giving prefix: grant identifiers start with it."""
-    programme: str = ""
-    award_date: date | None = None
-    modified: datetime | None = None
-    area_name: str = "East Sussex"
-    area_code: str = "E10000011"
-    area_code_type: str = "CTY"
-    district_codes: Mapping[str, str] = field(default_factory=lambda: dict(EAST_SUSSEX_CODES))
-    district_code_type: str = "NMD"
-    organisation_ids: Mapping[str, str] = field(default_factory=dict)
-    """Organisation name/id -> identifier (e.g. GB-CHC-1234567); others get a 360G- identifier."""
+def location_columns(groups: int) -> list[str]:
+    """One numbered column group per location, as 360Giving's flat format (flatten-tool) reads them."""
+    return [
+        f"Beneficiary Location:{i}:{field}"
+        for i in range(groups)
+        for field in ("Name", "Geographic Code", "Geographic Code Type", "Country Code")
+    ]
 
 
 def _slug(text: str) -> str:
@@ -88,14 +68,8 @@ def _grants(problem: Problem, allocation: Allocation, pub: Publisher) -> list[_G
         districts = var.districts if var is not None and var.districts is not None else app.districts
         if not districts:
             locations = [(pub.area_name, pub.area_code, pub.area_code_type)]
-        else:
-            locations = []
-            for d in districts:
-                if d not in pub.district_codes:
-                    raise InvalidProblemError(
-                        ("Publisher", "district_codes"), f"has no 360Giving code for district {d!r}"
-                    )
-                locations.append((d, pub.district_codes[d], pub.district_code_type))
+        else:  # publisher_for has checked every district has a code
+            locations = [(d, pub.district_codes[d], pub.district_code_type) for d in districts]
         where = ", ".join(districts) if districts else pub.area_name
         description = f"{app.title or app.id}: for {', '.join(app.client_groups)} in {where}"
         if aw.variant:
@@ -118,15 +92,20 @@ def grants_rows(
 ) -> tuple[list[str], list[list[Cell]]]:
     """The 360Giving flat CSV: header and one row per award.
 
-    An award to several districts lists their names and codes separated by "; " in the one
-    Beneficiary Location column set (the JSON package lists one location object each).
+    Each beneficiary location has its own numbered column group (``Beneficiary Location:0:Name``,
+    ``...:1:Name``, ...), as many groups as the award with the most districts needs, so that
+    360Giving's flatten-tool turns a row into the same grant as the JSON package.
     """
-    pub = publisher or Publisher()
+    pub = publisher_for(problem, publisher)
     when = (pub.award_date or date.today()).isoformat()
     modified = (pub.modified or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    grants = _grants(problem, allocation, pub)
+    groups = max((len(g.locations) for g in grants), default=1)
     rows: list[list[Cell]] = []
-    for g in _grants(problem, allocation, pub):
+    for g in grants:
         grant_id, org_id = _ids(g.award, pub, problem.name)
+        places: list[Cell] = [v for n, c, t in g.locations for v in (n, c, t, "GB")]
+        places += [None] * (4 * groups - len(places))
         rows.append(
             [
                 grant_id,
@@ -139,17 +118,16 @@ def grants_rows(
                 g.months,
                 org_id,
                 g.award.organisation,
-                "; ".join(n for n, _, _ in g.locations),
-                "; ".join(c for _, c, _ in g.locations),
-                "; ".join(dict.fromkeys(t for _, _, t in g.locations)),
                 pub.funder_id,
                 pub.funder_name,
+                pub.department,
                 pub.programme or problem.name,
                 "Yes",
                 modified,
+                *places,
             ]
         )
-    return list(CSV_HEADER), rows
+    return [*CSV_HEADER, *location_columns(groups)], rows
 
 
 def write_360giving_csv(
@@ -163,7 +141,7 @@ def grants_package(
     problem: Problem, allocation: Allocation, publisher: Publisher | None = None
 ) -> dict[str, Any]:
     """A 360Giving JSON grant package (validates against 360-giving-package-schema.json)."""
-    pub = publisher or Publisher()
+    pub = publisher_for(problem, publisher)
     when = (pub.award_date or date.today()).isoformat()
     modified = (pub.modified or datetime.now(UTC)).replace(microsecond=0).isoformat()
     grants = []
@@ -180,7 +158,10 @@ def grants_package(
                 "awardDate": when,
                 "plannedDates": [{"duration": g.months}],
                 "recipientOrganization": [{"id": org_id, "name": g.award.organisation}],
-                "fundingOrganization": [{"id": pub.funder_id, "name": pub.funder_name}],
+                "fundingOrganization": [
+                    {"id": pub.funder_id, "name": pub.funder_name}
+                    | ({"department": pub.department} if pub.department else {})
+                ],
                 "beneficiaryLocation": [
                     {"name": n, "geoCode": c, "geoCodeType": t, "countryCode": "GB"}
                     for n, c, t in g.locations

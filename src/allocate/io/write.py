@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -382,59 +381,3 @@ def _schedule_table(source: str, header: list[Raw], body: list[tuple[int, list[A
         _AWARDS,
     )
 
-
-# ---------------------------------------------------------------------------- transparency code
-
-TRANSPARENCY_HEADER = [
-    "Organisation name",
-    "Organisation code",
-    "Date awarded",
-    "Time period",
-    "Department",
-    "Beneficiary",
-    "Beneficiary registration number",
-    "Summary of the purpose of the grant",
-    "Amount (£)",
-]
-"""The grant fields of the Local Government Transparency Code 2015 (grants to voluntary,
-community and social enterprise organisations), plus the publishing council's name and code."""
-
-
-def transparency_rows(
-    problem: Problem,
-    allocation: Allocation,
-    *,
-    council: str = "East Sussex County Council",
-    council_code: str = "E10000011",
-    department: str = "Adult Social Care",
-    award_date: date | None = None,
-    registration_numbers: Mapping[str, str] | None = None,
-) -> tuple[list[str], list[list[Cell]]]:
-    """Transparency Code rows: one per award (time period in months from the award's profile)."""
-    when = (award_date or date.today()).isoformat()
-    regs = registration_numbers or {}
-    rows: list[list[Cell]] = []
-    for aw in allocation.awards:
-        app = problem.application(aw.application)
-        months = 12 * (max((i for i, p in enumerate(aw.profile) if p), default=0) + 1)
-        rows.append(
-            [
-                council,
-                council_code,
-                when,
-                f"{months} months",
-                department,
-                aw.organisation,
-                regs.get(aw.organisation, ""),
-                app.title,
-                pounds_text(aw.amount),
-            ]
-        )
-    return list(TRANSPARENCY_HEADER), rows
-
-
-def write_transparency_csv(
-    problem: Problem, allocation: Allocation, path: str | Path, **options: Any
-) -> None:
-    """The Transparency Code grant fields as CSV (options as for `transparency_rows`)."""
-    write_csv(Path(path), *transparency_rows(problem, allocation, **options))
