@@ -12,17 +12,19 @@ the rules come from the LP relaxation and are marked as approximate.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 
-from allocate.backends import DEFAULT_BACKEND, get_backend
+from allocate.analysis.workers import Progress, chunks, executor_for, session, token
+from allocate.backends import DEFAULT_BACKEND
 from allocate.backends.lp import lp_duals
 from allocate.compile import CompiledProblem, compile_problem
-from allocate.model import Problem
+from allocate.model import Problem, Weights
 from allocate.options import SolverOptions
 from allocate.result import Allocation
-from allocate.rules import PassMark
+from allocate.rules import Lock, PassMark
 from allocate.summary import pounds
 
 
@@ -67,6 +69,43 @@ def _option_name(model: CompiledProblem, j: int) -> str:
     return "as submitted" if c.variant is None else f"as variant {c.variant.id}"
 
 
+Task = tuple[dict[int, int], np.ndarray]
+"""One re-solve of `explain`: the variables it pins, and the allocation it starts from."""
+
+
+def _optima(
+    key: str, problem: Problem, backend: str, options: SolverOptions, weights: Weights, tasks: list[Task]
+) -> list[float | None]:
+    """The optimal value of each pinned re-solve (None: no allocation meets every rule); a task."""
+    model, loaded = session(key, problem, backend)
+    outcome, social = model.objective(weights)
+    objective = outcome + social
+    out: list[float | None] = []
+    for fix, hint in tasks:
+        raw = loaded.solve(objective, options, hint=hint, fix=fix)
+        out.append(None if raw.x is None else float(objective @ np.round(raw.x)))
+    return out
+
+
+def _locks(problem: Problem, app: str) -> list[Lock]:
+    return [r for r in problem.rules if isinstance(r, Lock) and r.application == app]
+
+
+def _failed_mark(marks: list[PassMark], model: CompiledProblem, options_j: list[int]) -> str | None:
+    """Why every option of an application fails a pass mark, naming the mark it fails, or None."""
+    for m in marks:
+        if not all(
+            m.fails(model.candidates[j].outcome_score, model.candidates[j].social_scores) for j in options_j
+        ):
+            continue
+        c = model.candidates[options_j[0]]
+        if m.min_outcome is not None and c.outcome_score < m.min_outcome:
+            return f"it scored {c.outcome_score:g} on outcome, below the pass mark of {m.min_outcome:g}"
+        mean = math.fsum(c.social_scores) / len(c.social_scores)
+        return f"its social-capital scores average {mean:.2f}, below the social pass mark of {m.min_social:g}"
+    return None
+
+
 def explain(
     problem: Problem,
     allocation: Allocation,
@@ -74,13 +113,21 @@ def explain(
     *,
     applications: list[str] | None = None,
     options: SolverOptions | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
 ) -> Explanations:
-    """Exact margins for each application (or those listed), plus LP shadow prices."""
+    """Exact margins for each application (or those listed), plus LP shadow prices.
+
+    Each margin is one exact re-solve (the application left out, or one of its options pinned
+    in), started from the allocation with that change made. The re-solves are independent:
+    they are split into tasks for `executor` (default: a process pool on rounds of 50 or more
+    candidate awards, else this process); the result does not depend on the executor.
+    ``progress(done, total)`` is called as re-solves finish.
+    """
     opts = SolverOptions() if options is None else options
     model = compile_problem(problem)
     outcome, social = model.objective(allocation.weights)
     objective = outcome + social
-    session = get_backend(backend).prepare(model)
     chosen = {(a.application, a.variant) for a in allocation.awards}
     x_star = np.zeros(model.n_vars)
     for j, c in enumerate(model.candidates):
@@ -90,97 +137,165 @@ def explain(
     by_app: dict[str, list[int]] = {}
     for j, c in enumerate(model.candidates):
         by_app.setdefault(c.application.id, []).append(j)
-    items, solves = [], 0
+    marks = [r for r in problem.rules if isinstance(r, PassMark)]
+    # First pass: what needs no re-solve, and the re-solves the rest need.
+    fixed: dict[str, Explanation] = {}
+    tasks: list[Task] = []
+    asked: dict[str, list[tuple[int, int]]] = {}  # app -> (candidate, task index)
     for app in wanted:
         options_j = by_app[app]
         funded = [j for j in options_j if x_star[j] > 0.5]
-        if funded:
+        locked = [r for r in _locks(problem, app) if r.fund == bool(funded)]
+        if funded and locked:
             j = funded[0]
-            solves += 1
-            raw = session.solve(objective, opts, fix=dict.fromkeys(options_j, 0))
-            name = _option_name(model, j)
-            if raw.x is None:
-                items.append(
-                    Explanation(
-                        app,
-                        True,
-                        model.candidates[j].variant_id,
-                        None,
-                        None,
-                        f"{app} was funded ({name}, {pounds(model.cost[j])}): no allocation meeting every rule leaves it out.",
-                    )
-                )
-                continue
-            margin = max(0.0, best - float(objective @ np.round(raw.x)))
-            points = margin / _point_value(model, j, allocation)
-            items.append(
-                Explanation(
-                    app,
-                    True,
-                    model.candidates[j].variant_id,
-                    margin,
-                    points,
-                    f"{app} was funded ({name}, {pounds(model.cost[j])}). It would still have been funded had its "
-                    f"value been up to {margin:,.2f} lower (about {points:.2f} outcome-score points).",
-                )
+            fixed[app] = Explanation(
+                app,
+                True,
+                model.candidates[j].variant_id,
+                None,
+                None,
+                f"{app} was funded ({_option_name(model, j)}, {pounds(model.cost[j])}) because the round "
+                f"locks it in ({locked[0].label}).",
             )
             continue
-        marks = [r for r in problem.rules if isinstance(r, PassMark)]
-        failing = [
-            m
-            for m in marks
-            if all(
-                m.fails(model.candidates[j].outcome_score, model.candidates[j].social_scores)
-                for j in options_j
-            )
-        ]
-        if failing:
-            c = model.candidates[options_j[0]]
-            items.append(
-                Explanation(
-                    app,
-                    False,
-                    None,
-                    None,
-                    None,
-                    f"{app} was not funded: it scored {c.outcome_score:g} (outcome) and did not reach the pass mark "
-                    f"({failing[0].min_outcome if failing[0].min_outcome is not None else failing[0].min_social:g}).",
-                )
-            )
+        if funded:
+            hint = x_star.copy()
+            hint[options_j] = 0.0
+            asked[app] = [(funded[0], len(tasks))]
+            tasks.append((dict.fromkeys(options_j, 0), _with_total(model, hint)))
             continue
-        trials = []
-        for j in options_j:
-            solves += 1
-            raw = session.solve(objective, opts, fix={j: 1})
-            if raw.x is not None:
-                trials.append((max(0.0, best - float(objective @ np.round(raw.x))), j))
-        if not trials:
-            items.append(
-                Explanation(
-                    app,
-                    False,
-                    None,
-                    None,
-                    None,
-                    f"{app} was not funded: no allocation meeting every rule of the round can include it "
-                    "(for example it fails the pass mark, or its cost breaks a budget or cap).",
-                )
-            )
-            continue
-        margin, j = min(trials)
-        points = margin / _point_value(model, j, allocation)
-        items.append(
-            Explanation(
+        if locked:
+            fixed[app] = Explanation(
                 app,
                 False,
-                model.candidates[j].variant_id,
-                margin,
-                points,
-                f"{app} was not funded. It would have been funded ({_option_name(model, j)}, {pounds(model.cost[j])}) "
-                f"had its value been more than {margin:,.2f} higher (about {points:.2f} outcome-score points).",
+                None,
+                None,
+                None,
+                f"{app} was not funded: the round locks it out ({locked[0].label}).",
             )
+            continue
+        failing = _failed_mark(marks, model, options_j)
+        if failing is not None:
+            fixed[app] = Explanation(app, False, None, None, None, f"{app} was not funded: {failing}.")
+            continue
+        asked[app] = []
+        for j in options_j:
+            hint = x_star.copy()
+            hint[options_j] = 0.0
+            hint[j] = 1.0
+            asked[app].append((j, len(tasks)))
+            tasks.append(({j: 1}, _with_total(model, hint)))
+    values = _run(problem, backend, opts, allocation.weights, tasks, model.n, executor, progress)
+    items = []
+    for app in wanted:
+        if app in fixed:
+            items.append(fixed[app])
+            continue
+        trials = [(best - v, j) for j, t in asked[app] if (v := values[t]) is not None]
+        funded_now = bool(asked[app]) and x_star[asked[app][0][0]] > 0.5
+        if funded_now:
+            items.append(_funded(model, app, asked[app][0][0], trials, allocation))
+        else:
+            items.append(_unfunded(model, app, trials, allocation))
+    return Explanations(allocation, tuple(items), shadow_prices(model, objective, allocation), len(tasks))
+
+
+def _with_total(model: CompiledProblem, x: np.ndarray) -> np.ndarray:
+    """A starting allocation with the total awarded T (if the model has it) made consistent."""
+    if model.total_col is not None:
+        x[model.total_col] = float(model.cost @ x[: model.n])
+    return x
+
+
+def _run(
+    problem: Problem,
+    backend: str,
+    opts: SolverOptions,
+    weights: Weights,
+    tasks: list[Task],
+    candidates: int,
+    executor: Executor | None,
+    progress: Progress | None,
+) -> list[float | None]:
+    """Every re-solve's optimal value, in task order, fanned out in contiguous batches."""
+    if not tasks:
+        return []
+    key = token(problem)
+    with executor_for(executor, len(tasks), candidates) as pool:
+        batches = chunks(tasks, len(tasks))  # one re-solve per task: the finest balance, live progress
+        futures = [pool.submit(_optima, key, problem, backend, opts, weights, b) for b in batches]
+        done = 0
+        results: dict[int, list[float | None]] = {}
+        position = {f: i for i, f in enumerate(futures)}
+        for fut in as_completed(futures):
+            results[position[fut]] = fut.result()
+            done += len(results[position[fut]])
+            if progress is not None:
+                progress(done, len(tasks))
+    return [v for i in range(len(futures)) for v in results[i]]
+
+
+def _funded(
+    model: CompiledProblem, app: str, j: int, trials: list[tuple[float, int]], allocation: Allocation
+) -> Explanation:
+    name = _option_name(model, j)
+    variant = model.candidates[j].variant_id
+    if not trials:
+        return Explanation(
+            app,
+            True,
+            variant,
+            None,
+            None,
+            f"{app} was funded ({name}, {pounds(model.cost[j])}): no allocation meeting every rule leaves it out.",
         )
-    return Explanations(allocation, tuple(items), shadow_prices(model, objective, allocation), solves)
+    margin = max(0.0, trials[0][0])
+    points = margin / _point_value(model, j, allocation)
+    if points > model.candidates[j].outcome_score:
+        size = "a fall that cannot be reached on score alone"
+    else:
+        size = f"about {points:.2f} outcome-score points"
+    return Explanation(
+        app,
+        True,
+        variant,
+        margin,
+        points,
+        f"{app} was funded ({name}, {pounds(model.cost[j])}). It would still have been funded had its "
+        f"value been up to {margin:,.2f} lower ({size}).",
+    )
+
+
+def _unfunded(
+    model: CompiledProblem, app: str, trials: list[tuple[float, int]], allocation: Allocation
+) -> Explanation:
+    if not trials:
+        return Explanation(
+            app,
+            False,
+            None,
+            None,
+            None,
+            f"{app} was not funded: no allocation meeting every rule of the round can include it "
+            "(for example its cost breaks a budget or cap).",
+        )
+    gap, j = min(trials)
+    margin = max(0.0, gap)
+    points = margin / _point_value(model, j, allocation)
+    room = model.problem.scale.outcome_max - model.candidates[j].outcome_score
+    if points > room:
+        size = "which cannot be reached on score alone"
+    else:
+        size = f"about {points:.2f} outcome-score points"
+    return Explanation(
+        app,
+        False,
+        model.candidates[j].variant_id,
+        margin,
+        points,
+        f"{app} was not funded. It would have been funded ({_option_name(model, j)}, {pounds(model.cost[j])}) "
+        f"had its value been more than {margin:,.2f} higher ({size}).",
+    )
 
 
 def shadow_prices(model: CompiledProblem, objective: np.ndarray, allocation: Allocation) -> dict[str, float]:

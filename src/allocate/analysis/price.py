@@ -11,9 +11,14 @@ sees what a tighter or looser band would cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
+import numpy as np
+
+from allocate.analysis.workers import Progress, executor_for
 from allocate.backends import DEFAULT_BACKEND
+from allocate.compile import compile_problem
 from allocate.errors import InfeasibleError
 from allocate.model import Problem
 from allocate.options import SolverOptions
@@ -101,6 +106,35 @@ def _price(
     )
 
 
+def _resolve(
+    problem: Problem,
+    index: int,
+    tolerance: float | None,
+    backend: str,
+    options: SolverOptions,
+    start: list[tuple[str, str | None]],
+) -> Allocation:
+    """The round without rule `index` (tolerance None) or with its band at `tolerance`; a task.
+
+    Started from the round's optimum (`start`): dropping a rule keeps it feasible, so the solver
+    begins with a good allocation to beat.
+    """
+    rule = problem.rules[index]
+    if tolerance is None:
+        rules = problem.rules[:index] + problem.rules[index + 1 :]
+    else:
+        band = EqualityGap.model_validate({**rule.model_dump(), "tolerance": tolerance})
+        rules = (*problem.rules[:index], band, *problem.rules[index + 1 :])
+    changed = problem.replace(rules=rules)
+    model = compile_problem(changed)
+    awarded = set(start)
+    hint = np.zeros(model.n_vars)
+    hint[: model.n] = [(c.application.id, c.variant_id) in awarded for c in model.candidates]
+    if model.total_col is not None:
+        hint[model.total_col] = float(model.cost @ hint[: model.n])
+    return solve(changed, backend, options=options, compiled=model, hint=hint, diagnose=False)
+
+
 def price_of_rules(
     problem: Problem,
     backend: str = DEFAULT_BACKEND,
@@ -108,6 +142,8 @@ def price_of_rules(
     rules: Sequence[int] | None = None,
     tolerances: Sequence[float] | None = None,
     options: SolverOptions | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
 ) -> list[RulePrice]:
     """The value each rule costs: re-solve without it, and (EqualityGap) at other tolerances.
 
@@ -117,6 +153,10 @@ def price_of_rules(
     bands to price (default 0.02, 0.05, 0.10; an empty list prices none; ignored for a rule
     given as a ratio band). Entries come in rule order, each rule first as given, then at each
     tolerance. Raises InfeasibleError if the round itself has no allocation meeting every rule.
+
+    The re-solves are independent, each started from the round's optimum: they are submitted
+    to `executor` (default: a process pool on rounds of 50 or more candidate awards, else this
+    process); ``progress(done, total)`` is called as they finish.
     """
     opts = SolverOptions() if options is None else options
     chosen = [i for i, r in enumerate(problem.rules) if r.equity or r.target] if rules is None else list(rules)
@@ -127,16 +167,24 @@ def price_of_rules(
     base = solve(problem, backend, options=opts, diagnose=False)
     if base.status not in ("optimal", "feasible"):
         raise InfeasibleError("the round has no allocation meeting every rule; run diagnose() first")
-    out: list[RulePrice] = []
+    asked: list[tuple[int, float | None]] = []
     for i in chosen:
         rule = problem.rules[i]
-        rest = problem.rules[:i] + problem.rules[i + 1 :]
-        without = solve(problem.replace(rules=rest), backend, options=opts, diagnose=False)
-        out.append(_price(problem, rule, i, None, base, without))
+        asked.append((i, None))
         if isinstance(rule, EqualityGap) and rule.ratio is None:
-            for t in bands:
-                band = EqualityGap.model_validate({**rule.model_dump(), "tolerance": float(t)})
-                changed = (*problem.rules[:i], band, *problem.rules[i + 1 :])
-                at = solve(problem.replace(rules=changed), backend, options=opts, diagnose=False)
-                out.append(_price(problem, rule, i, float(t), at, without))
+            asked += [(i, float(t)) for t in bands]
+    start = [(a.application, a.variant) for a in base.awards]
+    options_count = sum(1 + len(a.variants) for a in problem.applications)
+    with executor_for(executor, len(asked), options_count) as pool:
+        futures = [pool.submit(_resolve, problem, i, t, backend, opts, start) for i, t in asked]
+        position = {f: k for k, f in enumerate(futures)}
+        solved: dict[int, Allocation] = {}
+        for fut in as_completed(futures):
+            solved[position[fut]] = fut.result()
+            if progress is not None:
+                progress(len(solved), len(asked))
+    out: list[RulePrice] = []
+    for k, (i, t) in enumerate(asked):
+        without = solved[k] if t is None else solved[asked.index((i, None))]
+        out.append(_price(problem, problem.rules[i], i, t, base if t is None else solved[k], without))
     return out

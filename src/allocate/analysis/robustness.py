@@ -13,19 +13,24 @@ only on the seed, whatever executor runs the solves and in whatever order they f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 
+from allocate.analysis.workers import Progress, executor_for, session, token
 from allocate.backends import DEFAULT_BACKEND
-from allocate.errors import InfeasibleError
+from allocate.compile import compile_problem
+from allocate.errors import InfeasibleError, VerificationError
 from allocate.model import Application, Problem
 from allocate.options import SolverOptions
 from allocate.result import Allocation
+from allocate.rules import PassMark
 from allocate.solve import solve
+from allocate.verify import verify
 
 
 @dataclass(frozen=True)
@@ -120,11 +125,85 @@ def _perturb(problem: Problem, outcome: np.ndarray, social: np.ndarray) -> Probl
 def solve_samples(
     problem: Problem, deltas: Sequence[Deltas], backend: str, options: SolverOptions
 ) -> list[frozenset[str] | None]:
-    """Solve each perturbed round (one task of `robustness`); None where no allocation exists."""
+    """Solve each perturbed round from scratch (the reference the fast path is tested against)."""
     out: list[frozenset[str] | None] = []
     for outcome, social in deltas:
         alloc = solve(_perturb(problem, outcome, social), backend, options=options, diagnose=False)
         out.append(alloc.funded if alloc.status in ("optimal", "feasible") else None)
+    return out
+
+
+def _without_marks(problem: Problem) -> Problem:
+    """The round with its pass marks dropped: they are the only rules that read scores."""
+    return problem.replace(rules=tuple(r for r in problem.rules if not isinstance(r, PassMark)))
+
+
+def _failing(marks: list[PassMark], outcome: np.ndarray, social: np.ndarray) -> np.ndarray:
+    """Candidates below a pass mark, decided exactly as `PassMark.emit` decides them."""
+    failing = np.zeros(len(outcome), dtype=bool)
+    for m in marks:
+        if m.min_outcome is not None:
+            failing |= outcome < m.min_outcome
+        if m.min_social is not None:
+            mean = social.mean(axis=1)
+            failing |= mean < m.min_social
+            for j in np.flatnonzero(np.abs(mean - m.min_social) <= 1e-9 * max(1.0, m.min_social)):
+                failing[j] = m.fails(float(outcome[j]), tuple(float(v) for v in social[j]))
+    return failing
+
+
+def _samples(
+    key: str,
+    problem: Problem,
+    bare: Problem,
+    backend: str,
+    options: SolverOptions,
+    start: np.ndarray,
+    deltas: Sequence[Deltas],
+) -> list[frozenset[str] | None]:
+    """Solve perturbed rounds on one loaded model (a task of `robustness`).
+
+    Scores enter only the objective and the pass marks, so one model of the round without its
+    pass marks serves every sample: each gets its own objective, the candidates below a pass
+    mark at its scores pinned out, and the baseline allocation (less those) as a start. Each
+    answer is verified against the perturbed round itself.
+    """
+    model, loaded = session(key, bare, backend)
+    cands = model.candidates
+    position = {a.id: i for i, a in enumerate(problem.applications)}
+    app = np.array([position[c.application.id] for c in cands], dtype=np.int64)
+    score = np.array([c.outcome_score for c in cands], dtype=np.float64)
+    scores = np.array([c.social_scores for c in cands], dtype=np.float64).reshape(len(cands), -1)
+    hi_o, hi_s = problem.scale.outcome_max, problem.scale.social_max
+    marks = [r for r in problem.rules if isinstance(r, PassMark)]
+    out: list[frozenset[str] | None] = []
+    for d_outcome, d_social in deltas:
+        # The same float operations as _perturb and compile, so the objective is the one a
+        # fresh compile of the perturbed round gives.
+        outcome = np.clip(score + d_outcome[app], 0.0, hi_o)
+        social = np.clip(scores + d_social[app], 0.0, hi_s)
+        scored = dataclasses.replace(model, outcome_norm=outcome / hi_o, social_norm=social / hi_s)
+        o, s = scored.objective(problem.weights)
+        failing = _failing(marks, outcome, social)
+        hint = start.copy()
+        hint[: model.n][failing] = 0.0
+        if model.total_col is not None:
+            hint[model.total_col] = float(model.cost @ hint[: model.n])
+        raw = loaded.solve(o + s, options, hint=hint, fix=dict.fromkeys(np.flatnonzero(failing).tolist(), 0))
+        if raw.x is None:
+            out.append(None)
+            continue
+        chosen = [
+            (cands[j].application.id, cands[j].variant_id) for j in np.flatnonzero(raw.x[: model.n] > 0.5)
+        ]
+        check = verify(_perturb(problem, d_outcome, d_social), chosen)
+        if not check.ok:
+            raise VerificationError(
+                f"backend {backend!r} returned an allocation that breaks the rules of a perturbed round: "
+                + "; ".join(check.violations[:5]),
+                check.violations,
+            )
+        out.append(frozenset(a for a, _ in chosen))
     return out
 
 
@@ -158,14 +237,18 @@ def robustness(
     *,
     options: SolverOptions | None = None,
     batch_size: int | None = None,
+    progress: Progress | None = None,
 ) -> Robustness:
     """Each application's probability of funding under panel-score noise, and the allocation's stability.
 
     `noise` defaults to ``ScoreNoise()`` (panel bias SD 2, per-score SD 4 outcome points).
     Samples are solved in batches (default: 10 batches) submitted to `executor` (any
     `concurrent.futures.Executor`, e.g. a ProcessPoolExecutor or a Dask client's
-    ``get_executor()``); with ``executor=None`` they are solved here, one after another.
-    The same problem, noise, samples and seed always give the same result.
+    ``get_executor()``; default: a process pool on rounds of 50 or more candidate awards, else
+    this process). Each worker loads the round once and re-solves it per sample with new
+    objective and pass-mark pins, started from the baseline. ``progress(done, total)`` is
+    called as batches finish. The same problem, noise, samples and seed always give the same
+    result, whatever the executor.
     """
     if samples < 1:
         raise ValueError(f"samples must be >= 1, not {samples}")
@@ -177,12 +260,21 @@ def robustness(
     deltas = draw(problem, nz, samples, seed)
     size = batch_size or max(1, math.ceil(samples / 10))
     batches = [deltas[i : i + size] for i in range(0, samples, size)]
-    if executor is None:
-        results = [solve_samples(problem, b, backend, opts) for b in batches]
-    else:
-        futures = [executor.submit(solve_samples, problem, b, backend, opts) for b in batches]
-        results = [f.result() for f in futures]
-    sets = tuple(s for batch in results for s in batch)
+    bare = _without_marks(problem)
+    model = compile_problem(bare)
+    chosen = {(a.application, a.variant) for a in baseline.awards}
+    start = np.zeros(model.n_vars)
+    start[: model.n] = [(c.application.id, c.variant_id) in chosen for c in model.candidates]
+    key = token(bare)
+    with executor_for(executor, len(batches), model.n) as pool:
+        futures = [pool.submit(_samples, key, problem, bare, backend, opts, start, b) for b in batches]
+        position = {f: i for i, f in enumerate(futures)}
+        results: dict[int, list[frozenset[str] | None]] = {}
+        for fut in as_completed(futures):
+            results[position[fut]] = fut.result()
+            if progress is not None:
+                progress(sum(len(r) for r in results.values()), samples)
+    sets = tuple(s for i in range(len(batches)) for s in results[i])
     solved = [s for s in sets if s is not None]
     ids = [a.id for a in problem.applications]
     m = len(solved)

@@ -11,20 +11,28 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from typing import Literal
 
 import numpy as np
 
+from allocate.analysis.workers import Progress
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.compile import compile_problem
+from allocate.backends.base import RawSolution
+from allocate.compile import CompiledProblem, compile_problem
 from allocate.finish import finish
 from allocate.model import Problem, Weights
 from allocate.options import SolverOptions
 from allocate.result import Allocation
 
-Progress = Callable[[int, int], None]
-"""Called as progress(done, total) each time a batch of weightings finishes."""
+FRONTIER_FROM = 24
+"""With ``method="auto"``, sweeps of at least this many shares of one weighting family are read
+off the exact frontier (about two solves per distinct allocation) instead of solved one by one."""
+
+TIE_MARGIN = 1e-6
+"""Relative value gap under which two frontier allocations count as tied at a share: such a
+share is solved directly (far above CP-SAT's objective resolution, 2^-50, and HiGHS's gaps)."""
 
 
 def as_weights(problem: Problem, w: Weights | float) -> Weights:
@@ -60,18 +68,52 @@ def sweep(
     executor: Executor | None = None,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    method: Literal["auto", "frontier", "solve"] = "auto",
 ) -> list[Allocation]:
     """Solve the problem under each weighting; results in the order of `weights`.
 
-    A bare float is a social value share. Weightings are split into contiguous batches
-    (default: one per CPU); each batch is one task. With ``executor=None`` a process pool
-    (start method "spawn") is created and shut down here. The split is deterministic, so the
-    same call returns the same allocations, ties included.
+    A bare float is a social value share. ``method="frontier"`` (and ``"auto"`` for at least
+    `FRONTIER_FROM` weightings that differ only in their social value share) computes the exact
+    frontier once and reads each share's optimum off it: the allocation whose interval contains
+    the share. A share where two frontier allocations tie (a breakpoint, within `TIE_MARGIN`) or
+    at either end (0 or 1, where allocations equal on the one part that counts tie) is solved
+    directly, so every answer is the one ``solve(problem, weights=...)`` gives; every allocation
+    is verified. ``method="solve"`` solves each weighting: weightings are split into contiguous
+    batches (default: one per CPU), each batch one task re-solving one loaded model. With
+    ``executor=None`` a process pool (start method "spawn") is created and shut down here. The
+    split is deterministic, so the same call returns the same allocations, ties included.
     """
     ws = [as_weights(problem, w) for w in weights]
     if not ws:
         return []
     opts = SolverOptions() if options is None else options
+    family = len({_rest(w) for w in ws}) == 1
+    if method == "frontier" and not family:
+        raise ValueError("sweep(method='frontier') needs weightings that differ only in social_value_share")
+    if method == "frontier" or (method == "auto" and family and len(ws) >= FRONTIER_FROM):
+        return _from_frontier(problem, ws, backend, opts, executor, progress)
+    return _solve_each(problem, ws, backend, opts, executor, batch_size, progress)
+
+
+def _rest(w: Weights) -> str:
+    """Everything about a weighting but its social value share (its family)."""
+    return w.model_copy(update={"social_value_share": 0.0}).model_dump_json()
+
+
+def _solve_each(
+    problem: Problem,
+    ws: list[Weights],
+    backend: str,
+    opts: SolverOptions,
+    executor: Executor | None,
+    batch_size: int | None,
+    progress: Progress | None,
+    offset: int = 0,
+    total: int | None = None,
+) -> list[Allocation]:
+    """Solve each weighting, in batches submitted to `executor` (see `sweep`)."""
+    if not ws:
+        return []
     workers = os.cpu_count() or 1
     size = batch_size or max(1, math.ceil(len(ws) / workers))
     batches = [ws[i : i + size] for i in range(0, len(ws), size)]
@@ -95,8 +137,85 @@ def sweep(
             results[futures[fut]] = fut.result()
             done += len(results[futures[fut]])
             if progress is not None:
-                progress(done, len(ws))
+                progress(offset + done, len(ws) + offset if total is None else total)
     finally:
         if owned:
             pool.shutdown()
     return [a for batch in results for a in batch]
+
+
+def _from_frontier(
+    problem: Problem,
+    ws: list[Weights],
+    backend: str,
+    opts: SolverOptions,
+    executor: Executor | None,
+    progress: Progress | None,
+) -> list[Allocation]:
+    """Read each share's optimum off the exact frontier; solve the tied shares directly."""
+    from allocate.analysis.frontier import frontier  # frontier builds on this module
+
+    base = ws[0].model_copy(update={"social_value_share": problem.weights.social_value_share})
+    round_ = problem if base == problem.weights else problem.replace(weights=base)
+    found = 0
+
+    def on_frontier(done: int, total: int) -> None:
+        nonlocal found
+        found = total
+        if progress is not None:
+            progress(done, total + len(ws))
+
+    front = frontier(round_, backend, options=opts, executor=executor, progress=on_frontier)
+    model = compile_problem(problem)
+    index = {(c.application.id, c.variant_id): j for j, c in enumerate(model.candidates)}
+    O_ = np.array([p.outcome for p in front.points])
+    S_ = np.array([p.social for p in front.points])
+    out: list[Allocation | None] = [None] * len(ws)
+    direct: list[int] = []
+    for i, w in enumerate(ws):
+        share = w.social_value_share
+        values = (1 - share) * O_ + share * S_
+        order = np.argsort(-values, kind="stable")
+        best = float(values[order[0]])
+        tied = len(order) > 1 and best - float(values[order[1]]) <= TIE_MARGIN * max(1.0, abs(best))
+        if share in (0.0, 1.0) or tied:
+            direct.append(i)
+            continue
+        point = front.points[int(order[0])]
+        out[i] = _read_off(problem, model, index, point.allocation, w, backend, opts)
+    solved = _solve_each(
+        problem, [ws[i] for i in direct], backend, opts, executor, None, progress, found, found + len(ws)
+    )
+    for i, a in zip(direct, solved, strict=True):
+        out[i] = a
+    if progress is not None:
+        progress(found + len(ws), found + len(ws))
+    return [a for a in out if a is not None]
+
+
+def _read_off(
+    problem: Problem,
+    model: CompiledProblem,
+    index: dict[tuple[str, str | None], int],
+    point: Allocation,
+    w: Weights,
+    backend: str,
+    opts: SolverOptions,
+) -> Allocation:
+    """A frontier allocation as the optimum at weighting `w`, verified like any solve's answer."""
+    x = np.zeros(model.n_vars)
+    for award in point.awards:
+        x[index[(award.application, award.variant)]] = 1.0
+    outcome, social = model.objective(w)
+    value = float((outcome + social) @ x)
+    raw = RawSolution(
+        status="optimal",
+        x=x,
+        objective=value,
+        bound=value,  # the frontier proves it: optimal over the whole interval holding this share
+        solver=backend,
+        version=point.solver.version if point.solver else "",
+        seconds=0.0,
+        message="optimal on the exact weight frontier",
+    )
+    return finish(problem, model, raw, w, backend, opts)
