@@ -197,7 +197,23 @@ class Checker:
                             a[j, keys.index(f"{d}:{g}")] = wd * wg
             self.attr[dim] = a * self.cost[:, None]
             self.serve[dim] = (a > 0).astype(np.float64)
-        self.keys = {"district": self.districts, "client_group": self.groups, "cell": self.cells}
+        # Tags: an option carries its application's tags and its organisation's; each tag
+        # counts the whole award (not a pro-rata share).
+        org_tags = {o.id: set(o.tags) for o in problem.organisations}
+        app_tags = {a.id: set(a.tags) | org_tags.get(a.organisation, set()) for a in problem.applications}
+        self.tags = sorted({t for ts in app_tags.values() for t in ts})
+        tagged = np.zeros((self.n, len(self.tags)))
+        for j, o in enumerate(flat):
+            for t in app_tags[o.app]:
+                tagged[j, self.tags.index(t)] = 1.0
+        self.attr["tag"] = tagged * self.cost[:, None]
+        self.serve["tag"] = tagged
+        self.keys = {
+            "district": self.districts,
+            "client_group": self.groups,
+            "cell": self.cells,
+            "tag": self.tags,
+        }
         self.org = np.zeros((self.n, len(self.orgs)))
         for j, o in enumerate(flat):
             self.org[j, self.orgs.index(o.organisation)] = 1.0
@@ -266,19 +282,25 @@ class Checker:
                 ok &= np.all(count <= rule.max_count, axis=1)
             return ok
         if isinstance(rule, EqualityGap):
-            if rule.over == "district":
+            cols = list(range(len(self.keys[rule.over])))
+            if rule.over == "tag":  # declared shares, for the declared tags only
+                declared = rule.target_shares or {}
+                cols = [self.tags.index(t) for t in declared]
+                target = np.array(list(declared.values()))
+            elif rule.over == "district":
                 raw = [
                     float(d.population if rule.basis == "population" else d.need)
                     for d in self.problem.districts
                 ]
+                target = np.array(raw) / sum(raw)
             else:
                 raw = [g.need for g in self.problem.client_groups]
-            target = np.array(raw) / sum(raw)
+                target = np.array(raw) / sum(raw)
             if rule.ratio is None:
                 lo, hi = target - rule.tolerance, target + rule.tolerance
             else:
                 lo, hi = rule.ratio[0] * target, rule.ratio[1] * target
-            money = X @ self.attr[rule.over]
+            money = (X @ self.attr[rule.over])[:, cols]
             t = total[:, None]
             return np.all(money >= lo[None, :] * t - tol, axis=1) & np.all(
                 money <= hi[None, :] * t + tol, axis=1
@@ -306,6 +328,9 @@ class Checker:
                 if rule.organisation is None
                 else [self.orgs.index(rule.organisation)]
             )
+            if rule.tag is not None:  # only organisations carrying the tag
+                carriers = {o.id for o in self.problem.organisations if rule.tag in o.tags}
+                cols = [c for c in cols if self.orgs[c] in carriers]
             money = (X @ (self.org * self.cost[:, None]))[:, cols]
             count = (X @ self.org)[:, cols]
             ok = np.ones(len(X), dtype=bool)

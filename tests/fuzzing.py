@@ -79,6 +79,7 @@ MONEY_RANGES = ((0, 4), (2, 6), (5, 8), (5, 8), (8, 12), (0, 12), (0, 12))
 FUZZ_DISTRICTS = (*DISTRICTS, "Eastbourne")
 FUZZ_GROUPS = (*GROUPS, "mental_health")
 FUZZ_ORGS = (*ORGS, "Org 6", "Org 7", "Org 8")
+FUZZ_TAGS = ("user-led", "new provider", "small", "équité")
 BUDGET_FRACTIONS = (0.02, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0, 1.5)
 MONEY_FRACTIONS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0)
 SMALL_FRACTIONS = (0.0, 0.01, 0.05, 0.1)
@@ -270,7 +271,13 @@ def build_round(src: Source, min_apps: int = 5, max_apps: int = 40, max_rules: i
         app["beneficiaries"] = (
             _beneficiaries(src) if value_form == "score_beneficiaries" or src.maybe() else None
         )
+        app["tags"] = list(src.subset(FUZZ_TAGS, 0, 2)) if src.integer(0, 2) == 0 else []
         apps.append(app)
+    organisations = [
+        {"id": o, "tags": list(src.subset(FUZZ_TAGS, 1, 2))}
+        for o in sorted({a["organisation"] for a in apps})
+        if src.integer(0, 2) == 0
+    ]
     by_id = {a["id"]: a for a in apps}
     witness = [
         (a, src.pick([None, *(v["id"] for v in by_id[a]["variants"])]))
@@ -286,6 +293,7 @@ def build_round(src: Source, min_apps: int = 5, max_apps: int = 40, max_rules: i
         "scale": scale,
         "social_objectives": [f"SC{i + 1}" for i in range(n_social)],
         "attribution": src.pick(["population", "need"]),
+        "organisations": organisations,
     }
     measured = _measure(base, witness)
     base["budget"] = _budget(src, apps, years, witness, measured, ties)
@@ -423,6 +431,8 @@ def _measure(base: dict[str, Any], witness: list[tuple[str, str | None]]) -> Mea
         for over in ("district", "client_group", "cell")
     ]
     probes.append({"kind": "organisation_cap", "max_amount": 0, "max_awards": 0})
+    if any(a["tags"] for a in base["applications"]) or any(o["tags"] for o in base["organisations"]):
+        probes.append({"kind": "coverage", "over": "tag", "min_amount": 0, "min_count": 0})
     try:
         problem = Problem.model_validate({**base, "rules": probes})
     except InvalidProblemError as exc:
@@ -482,7 +492,12 @@ class _Rules:
             "district": d_ids,
             "client_group": g_ids,
             "cell": [f"{d}:{g}" for d in d_ids for g in g_ids],
+            "tag": sorted(
+                {t for a in self.apps for t in a["tags"]}
+                | {t for o in base["organisations"] for t in o["tags"]}
+            ),
         }
+        self.org_tags = sorted({t for o in base["organisations"] for t in o["tags"]})
         self.orgs = sorted({a["organisation"] for a in self.apps})
         self.witness = witness
         self.measured = measured if measured is not None and measured.total > 0 else None
@@ -545,7 +560,7 @@ class _Rules:
 
     def _coverage(self) -> dict[str, Any]:
         src = self.src
-        over = src.pick(["district", "client_group", "cell"])
+        over = src.pick(["district", "client_group", "cell", *(["tag"] if self.keys["tag"] else [])])
         key = src.pick(self.keys[over]) if src.maybe() else None
         probe = f"{over}={key if key is not None else src.pick(self.keys[over])}"
         rule: dict[str, Any] = {"kind": "coverage", "over": over, "key": key}
@@ -563,6 +578,8 @@ class _Rules:
 
     def _equality_gap(self) -> dict[str, Any]:
         src = self.src
+        if self.keys["tag"] and src.integer(0, 2) == 0:
+            return self._tag_gap()
         over = src.pick(["district", "client_group"])
         ratio = None
         if self.ties and src.maybe():  # an exact target: share equal to the target share
@@ -585,6 +602,22 @@ class _Rules:
             "ratio": ratio,
         }
 
+    def _tag_gap(self) -> dict[str, Any]:
+        """Tag shares against declared targets: often exactly the witness's share (a tie)."""
+        src = self.src
+        shares = {t: self.share(f"tag={t}", src.maybe()) for t in src.subset(self.keys["tag"], 1, 3)}
+        exact = self.ties and src.maybe()
+        ratio = None
+        if not exact and src.maybe():
+            ratio = list(src.pick(RATIOS))
+        return {
+            "kind": "equality_gap",
+            "over": "tag",
+            "target_shares": shares,
+            "tolerance": 0.0 if exact else src.pick(GAP_TOLERANCES) if src.maybe() else src.fraction(),
+            "ratio": ratio,
+        }
+
     def _no_new_gaps(self) -> dict[str, Any]:
         cells = list(self.src.subset(self.keys["cell"], 0, 3)) if self.src.maybe() else None
         return {"kind": "no_new_gaps", "cells": cells}
@@ -594,6 +627,8 @@ class _Rules:
         org = src.pick(self.orgs) if src.maybe() else None
         probe = f"organisation={org if org is not None else src.pick(self.orgs)}"
         rule: dict[str, Any] = {"kind": "organisation_cap", "organisation": org}
+        if self.org_tags and src.integer(0, 2) == 0:
+            rule["tag"] = src.pick(self.org_tags)
         for name in src.subset(["max_amount", "max_share", "max_awards"], 1, 3):
             if name == "max_amount":
                 rule[name] = self.amount(probe)

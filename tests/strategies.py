@@ -31,6 +31,7 @@ from allocate import (
     MinOrganisations,
     MinSpend,
     NoNewGaps,
+    Organisation,
     OrganisationCap,
     PassMark,
     Pot,
@@ -44,6 +45,7 @@ from allocate import (
 DISTRICTS = ("Hastings", "Rother", "Wealden", "Lewes")
 GROUPS = ("carers", "older", "young")
 ORGS = ("Age UK", "Mind", "Scouts", "Trust", "Co-op")
+TAGS = ("user-led", "new provider", "small")
 MIN_SHARES = (0.0, 0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 1.0)
 MAX_SHARES = (0.0, 0.25, 0.3, 1 / 3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0)
 RATIOS = ((0.5, 1.5), (0.0, 2.0), (0.8, 1.0), (1.0, 1.0), (0.9, 1.25), (1.0, 3.0))
@@ -237,9 +239,15 @@ def problems(
                 beneficiaries=draw(_BENEFICIARIES) if need_benef else None,
                 continues_service=integer(draw, 0, 3) == 0,
                 variants=tuple(variants),
+                tags=subset(draw, TAGS, 0, 2) if integer(draw, 0, 2) == 0 else (),
             )
         )
     all_cost = sum(a.cost for a in apps)
+    organisations = tuple(
+        Organisation(id=o, tags=subset(draw, TAGS, 1, 2))
+        for o in sorted({a.organisation for a in apps})
+        if integer(draw, 0, 2) == 0
+    )
     total = max(years, int(all_cost * pick(draw, [0.2, 0.35, 0.5, 0.65, 0.8, 1.0, 1.2])))
     per_year = None
     if years > 1:
@@ -254,6 +262,7 @@ def problems(
         scale=scale,
         social_objectives=objectives,
         attribution=pick(draw, ["population", "need"]),
+        organisations=organisations,
     )
     n_rules = integer(draw, 0, max_rules)
     rules = [rule_for(draw, base, pick(draw, rule_kinds)) for _ in range(n_rules)]
@@ -280,9 +289,10 @@ def rule_for(draw: Any, problem: Problem, kind: str) -> Any:
             amount=max(1, int(total * pick(draw, [0.1, 0.25, 0.5, 0.9]))),
             ring_fenced=maybe(draw),
         )
+    tags = list(problem.tags)
     if kind == "coverage":
-        over = pick(draw, ["district", "client_group", "cell"])
-        keys = {"district": d_ids, "client_group": g_ids, "cell": cells}[over]
+        over = pick(draw, ["district", "client_group", "cell", *(["tag", "tag"] if tags else [])])
+        keys = {"district": d_ids, "client_group": g_ids, "cell": cells, "tag": tags}[over]
         key = pick(draw, keys) if maybe(draw) else None
         names = subset(
             draw, ["min_amount", "max_amount", "min_share", "max_share", "min_count", "max_count"], 1, 2
@@ -298,6 +308,13 @@ def rule_for(draw: Any, problem: Problem, kind: str) -> Any:
             else:
                 bounds[name] = integer(draw, 0, 3) if name.startswith("min") else integer(draw, 0, 4)
         return Coverage(over=over, key=key, **bounds)
+    if kind == "equality_gap" and tags and maybe(draw):
+        declared = subset(draw, tags, 1, 2)
+        shares = {t: pick(draw, [0.0, 0.1, 0.2, 0.25, 0.5, 1.0]) for t in declared}
+        ratio = pick(draw, RATIOS) if maybe(draw) else None
+        return EqualityGap(
+            over="tag", target_shares=shares, tolerance=pick(draw, GAP_TOLERANCES), ratio=ratio
+        )
     if kind == "equality_gap":
         over = pick(draw, ["district", "client_group"])
         basis = pick(draw, ["need", "population"]) if over == "district" else "need"
@@ -315,7 +332,9 @@ def rule_for(draw: Any, problem: Problem, kind: str) -> Any:
                 caps[name] = pick(draw, MAX_SHARES)
             else:
                 caps[name] = integer(draw, 0, 2)
-        return OrganisationCap(organisation=pick(draw, orgs) if maybe(draw) else None, **caps)
+        org_tags = sorted({t for o in problem.organisations for t in o.tags})
+        tag = pick(draw, org_tags) if org_tags and maybe(draw) else None
+        return OrganisationCap(organisation=pick(draw, orgs) if maybe(draw) else None, tag=tag, **caps)
     if kind == "min_organisations":
         return MinOrganisations(count=integer(draw, 1, 3))
     if kind == "pass_mark":

@@ -23,7 +23,17 @@ from allocate.errors import (
     SolverError,
     VerificationError,
 )
-from allocate.model import Application, Budget, ClientGroup, District, Problem, ScoreScale, Variant, Weights
+from allocate.model import (
+    Application,
+    Budget,
+    ClientGroup,
+    District,
+    Organisation,
+    Problem,
+    ScoreScale,
+    Variant,
+    Weights,
+)
 from allocate.options import SolverOptions
 from allocate.result import Allocation, Award, Certificate, RuleReport
 from allocate.rules import (
@@ -72,6 +82,7 @@ __all__ = [
     "MinSpend",
     "NoNewGaps",
     "OrganisationCap",
+    "Organisation",
     "PassMark",
     "Pot",
     "Problem",

@@ -132,6 +132,7 @@ class CompileContext:
         self._district_attr, self._district_serve = self._districts()
         self._group_attr, self._group_serve = self._groups()
         self._cell: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
+        self._tag: sp.csr_matrix | None = None
         self.rows = _Rows()
         self.n_rows = 0
         self.rule_index = 0
@@ -192,23 +193,43 @@ class CompileContext:
             )
         return self._cell
 
+    def _tags(self) -> sp.csr_matrix:
+        """n × tags 0/1 matrix: the tags of each candidate's application and organisation."""
+        if self._tag is None:
+            problem = self.problem
+            pos = {t: i for i, t in enumerate(problem.tags)}
+            per_app = [[pos[t] for t in problem.tags_of(a)] for a in problem.applications]
+            counts = np.array([len(per_app[i]) for i in self.app_of], dtype=np.int64)
+            cols = np.fromiter(
+                (k for i in self.app_of for k in per_app[i]), dtype=np.int64, count=int(counts.sum())
+            )
+            rows = np.repeat(np.arange(self.n), counts)
+            self._tag = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(self.n, len(pos)))
+        return self._tag
+
     def keys(self, over: Dimension) -> list[str]:
         if over == "district":
             return list(self._district_ids)
         if over == "client_group":
             return list(self._group_ids)
+        if over == "tag":
+            return list(self.problem.tags)
         return [cell_key(d, g) for d in self._district_ids for g in self._group_ids]
 
     def attr(self, over: Dimension) -> sp.csr_matrix:
-        """n × K matrix: share of each candidate's money attributed to each key."""
+        """n × K matrix: share of each candidate's money attributed to each key (a tag: all of it)."""
         if over == "district":
             return self._district_attr
+        if over == "tag":
+            return self._tags()
         return self._group_attr if over == "client_group" else self._cells()[0]
 
     def serve(self, over: Dimension) -> sp.csr_matrix:
-        """n × K 0/1 matrix: whether each candidate serves each key."""
+        """n × K 0/1 matrix: whether each candidate serves (carries) each key."""
         if over == "district":
             return self._district_serve
+        if over == "tag":
+            return self._tags()
         return self._group_serve if over == "client_group" else self._cells()[1]
 
     def options_of(self, application_id: str) -> np.ndarray:

@@ -10,6 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
@@ -76,13 +77,16 @@ class Application(Frozen):
     equality_groups: tuple[StrictStr, ...] = ()
     continues_service: StrictBool = False
     variants: tuple[Variant, ...] = ()
+    tags: tuple[Name, ...] = Field(
+        default=(), description="facts about the bid (e.g. 'new provider'); rules can select by tag"
+    )
 
     @field_validator("cost_profile")
     @classmethod
     def _profile(cls, v: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
         return _valid_profile(v, info)
 
-    @field_validator("districts", "client_groups")
+    @field_validator("districts", "client_groups", "tags")
     @classmethod
     def _no_repeats(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(v)) != len(v):
@@ -109,6 +113,24 @@ def _valid_profile(v: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int
     if cost is not None and sum(v) != cost:
         raise ValueError(f"sums to {sum(v)} pence but cost is {cost}")
     return v
+
+
+class Organisation(Frozen):
+    """Facts that belong to an organisation rather than one bid: its tags (e.g. 'user-led').
+
+    Every application of the organisation carries these tags as well as its own.
+    """
+
+    id: Name
+    tags: tuple[Name, ...] = ()
+
+    @field_validator("tags")
+    @classmethod
+    def _no_repeats(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            dup = next(k for k, c in Counter(v).items() if c > 1)
+            raise ValueError(f"lists {dup!r} twice")
+        return v
 
 
 class Budget(Frozen):
@@ -184,10 +206,14 @@ class Problem(Frozen):
         default="population",
         description="how money of a multi-district or county-wide award is split across districts",
     )
+    organisations: tuple[Organisation, ...] = Field(
+        default=(), description="organisations' own facts (tags); optional, by organisation name"
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Self:
         _unique("districts", [d.id for d in self.districts])
+        _unique("organisations", [o.id for o in self.organisations])
         _unique("client_groups", [g.id for g in self.client_groups])
         _unique("applications", [a.id for a in self.applications])
         districts = {d.id for d in self.districts}
@@ -222,6 +248,25 @@ class Problem(Frozen):
         for app in self.applications:
             if app.id == application_id:
                 return app
+    def tags_of(self, application: Application) -> tuple[str, ...]:
+        """The application's tags and its organisation's, sorted (each once)."""
+        own = self._organisation_tags.get(application.organisation, ())
+        if not own:
+            return tuple(sorted(set(application.tags)))
+        return tuple(sorted({*application.tags, *own}))
+
+    @cached_property
+    def _organisation_tags(self) -> dict[str, tuple[str, ...]]:
+        return {o.id: o.tags for o in self.organisations}
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Every tag of an application or an organisation of the round, sorted."""
+        found = {t for a in self.applications for t in a.tags} | {
+            t for o in self.organisations for t in o.tags
+        }
+        return tuple(sorted(found))
+
         raise KeyError(application_id)
 
     def replace(self, **changes: Any) -> Problem:

@@ -202,6 +202,22 @@ def _client_groups(tally: Tally) -> str:
     )
 
 
+def _tags(tally: Tally) -> str:
+    """Money by tag of the application or its organisation (each tag counts the whole award)."""
+    total = max(tally.total, 1)
+    serving = tally.serving("tag")
+    rows = [
+        f"<tr><td>{_e(t)}</td><td class='num'>{_e(pounds(m))}</td><td class='num'>{m / total:.1%}</td>"
+        f"<td class='num'>{serving[t]}</td></tr>"
+        for t, m in tally.attributed("tag").items()
+    ]
+    return (
+        "<table><thead><tr><th>Tag</th><th class='num'>Money</th>"
+        "<th class='num'>Share</th><th class='num'>Awards</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _rules(report: Sequence[RuleReport]) -> str:
     if not report:
         return "<p>No rules.</p>"
@@ -370,6 +386,8 @@ def html_report(
             "<h2>Money by client group</h2>",
             _client_groups(tally),
         ]
+        if problem.tags:
+            sections += ["<h2>Money by tag</h2>", _tags(tally)]
     sections += ["<h2>Rules</h2>", _rules(allocation.rules_report)]
     if explanations is not None:
         sections += ["<h2>Explanations</h2>", _explanations(explanations)]

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from pydantic import Field, StrictBool, model_validator
 
 from allocate.errors import InvalidProblemError, Loc
-from allocate.schema import MAX_COUNT, Count, Frozen, Pence, PenceOrZero, field_error
+from allocate.schema import MAX_COUNT, Count, Frozen, Name, Pence, PenceOrZero, field_error
 from allocate.tally import Dimension, Tally, cell_key
 
 if TYPE_CHECKING:
@@ -289,7 +289,9 @@ class EqualityGap(RuleBase):
     With ``ratio=None`` the share must lie within ``tolerance`` (absolute, e.g. 0.05 = ±5
     percentage points) of the target share; with ``ratio=(lo, hi)`` it must lie within
     lo × target .. hi × target. Targets come from District.need or District.population
-    (``basis``), or ClientGroup.need.
+    (``basis``), or ClientGroup.need; over tags they are declared (``target_shares``: tag -> share
+    of awarded money, e.g. ``{"user-led": 0.2}``), since an award may carry several tags or
+    none, and only the declared tags are bounded.
     """
 
     display_name: ClassVar[str] = "equality gap rule"
@@ -297,8 +299,9 @@ class EqualityGap(RuleBase):
     unit: ClassVar[RowUnit] = "share"
 
     kind: Literal["equality_gap"] = "equality_gap"
-    over: Literal["district", "client_group"] = "district"
+    over: Literal["district", "client_group", "tag"] = "district"
     basis: Literal["need", "population"] = "need"
+    target_shares: dict[Name, Share] | None = None
     tolerance: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] = 0.05
     ratio: (
         tuple[
@@ -318,11 +321,25 @@ class EqualityGap(RuleBase):
     def validate_against(self, problem: Problem, loc: Loc) -> None:
         if self.over == "client_group" and self.basis == "population":
             raise InvalidProblemError((*loc, "basis"), "client groups have no population; use 'need'")
+        if self.over == "tag":
+            if not self.target_shares:
+                raise InvalidProblemError((*loc, "target_shares"), "over='tag' needs declared target shares")
+            known = set(problem.tags)
+            for tag in self.target_shares:
+                if tag not in known:
+                    raise InvalidProblemError(
+                        (*loc, "target_shares", tag), f"{tag!r} is not a tag of the problem"
+                    )
+        elif self.target_shares is not None:
+            raise InvalidProblemError((*loc, "target_shares"), "are declared only over='tag'")
         if self.ratio is not None and self.ratio[0] > self.ratio[1]:
             raise InvalidProblemError((*loc, "ratio"), "lower ratio exceeds the upper one")
 
     def targets(self, problem: Problem) -> dict[str, float]:
-        """Each key's target share of awarded money (sums to 1)."""
+        """Each key's target share of awarded money (sums to 1 except over tags: as declared)."""
+        if self.over == "tag":
+            declared = self.target_shares or {}
+            return {t: declared[t] for t in problem.tags if t in declared}
         if self.over == "district":
             raw = {
                 d.id: float(d.population if self.basis == "population" else d.need) for d in problem.districts
@@ -338,9 +355,12 @@ class EqualityGap(RuleBase):
         return target - self.tolerance, target + self.tolerance
 
     def emit(self, ctx: CompileContext) -> None:
-        keys = ctx.keys(self.over)
-        money = ctx.attr(self.over).multiply(ctx.cost[:, None]).T.tocsr()
         targets = self.targets(ctx.problem)
+        all_keys = ctx.keys(self.over)
+        keys = [k for k in all_keys if k in targets]
+        money = ctx.attr(self.over).multiply(ctx.cost[:, None]).T.tocsr()
+        if len(keys) < len(all_keys):
+            money = money[[all_keys.index(k) for k in keys]]
         lows, highs = zip(*(self.band(targets[k]) for k in keys), strict=True)
         low = [self._row_label("low", k) for k in keys]
         high = [self._row_label("high", k) for k in keys]
@@ -419,7 +439,8 @@ class NoNewGaps(RuleBase):
 class OrganisationCap(RuleBase):
     """Limits per organisation: money, share of all awarded money, number of awards.
 
-    ``organisation=None`` applies the caps to every organisation.
+    ``organisation=None`` applies the caps to every organisation, or, with ``tag``, to every
+    organisation carrying that tag (``Problem.organisations``), e.g. each national charity.
     """
 
     display_name: ClassVar[str] = "organisation cap"
@@ -430,6 +451,7 @@ class OrganisationCap(RuleBase):
     max_amount: PenceOrZero | None = None
     max_share: Share | None = None
     max_awards: Count | None = None
+    tag: Name | None = None
 
     @model_validator(mode="after")
     def _some_cap(self) -> OrganisationCap:
@@ -441,6 +463,8 @@ class OrganisationCap(RuleBase):
 
     @property
     def label(self) -> str:
+        if self.tag is not None and self.organisation is None:
+            return f"OrganisationCap[tag={self.tag}]"
         return f"OrganisationCap[{self.organisation or '*'}]"
 
     def _row_label(self, cap: Literal["max_amount", "max_share", "max_awards"], organisation: str) -> str:
@@ -453,10 +477,22 @@ class OrganisationCap(RuleBase):
             raise InvalidProblemError(
                 (*loc, "organisation"), f"no application comes from {self.organisation!r}"
             )
+        if self.tag is not None and self.tag not in {t for o in problem.organisations for t in o.tags}:
+            raise InvalidProblemError((*loc, "tag"), f"no organisation carries the tag {self.tag!r}")
+
+    def _selected(self, problem: Problem, organisations: list[str]) -> list[str]:
+        """The organisations capped: the one named, or every one (carrying `tag`, if given)."""
+        if self.organisation is not None:
+            organisations = [self.organisation]
+        if self.tag is None:
+            return organisations
+        tagged = {o.id for o in problem.organisations if self.tag in o.tags}
+        return [o for o in organisations if o in tagged]
 
     def emit(self, ctx: CompileContext) -> None:
         orgs = ctx.organisations
-        incidence, used = _column(ctx.org_matrix, orgs, self.organisation)
+        used = self._selected(ctx.problem, orgs)
+        incidence = ctx.org_matrix.T.tocsr()[[orgs.index(o) for o in used]]
         money = incidence.multiply(ctx.cost[None, :]).tocsr()
         if self.max_amount is not None:
             labels = [self._row_label("max_amount", o) for o in used]
@@ -471,7 +507,7 @@ class OrganisationCap(RuleBase):
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         money, count = tally.by_organisation()
-        orgs = sorted(money) if self.organisation is None else [self.organisation]
+        orgs = self._selected(tally.problem, sorted(money))
         out = []
         for o in orgs:
             if self.max_amount is not None:

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from allocate.candidates import Candidate
     from allocate.model import Problem, Weights
 
-Dimension = Literal["district", "client_group", "cell"]
+Dimension = Literal["district", "client_group", "cell", "tag"]
+"""What money is counted by: districts and client groups (attributed pro rata), their cells,
+or tags (of an application or its organisation: each tag counts the whole award)."""
 
 
 def cell_key(district: str, client_group: str) -> str:
@@ -42,6 +44,8 @@ class Tally:
             return districts
         if over == "client_group":
             return groups
+        if over == "tag":
+            return list(self.problem.tags)
         return [cell_key(d, g) for d in districts for g in groups]
 
     def district_shares(self, c: Candidate) -> dict[str, float]:
@@ -50,7 +54,10 @@ class Tally:
         return {d: self._basis[d] / total for d in served}
 
     def shares(self, c: Candidate, over: Dimension) -> dict[str, float]:
-        """How a candidate's money splits across the keys of a dimension (sums to 1)."""
+        """How a candidate's money splits across the keys of a dimension (sums to 1; a tag is a
+        fact about the whole award, so each of its tags counts all of it)."""
+        if over == "tag":
+            return dict.fromkeys(self.problem.tags_of(c.application), 1.0)
         groups = {g: 1.0 / len(c.client_groups) for g in c.client_groups}
         if over == "client_group":
             return groups

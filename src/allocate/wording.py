@@ -18,6 +18,7 @@ from allocate.rules import (
     Exclusive,
     Lock,
     MinOrganisations,
+    MinSpend,
     NoNewGaps,
     OrganisationCap,
     PassMark,
@@ -64,7 +65,8 @@ def _whom(problem: Problem) -> dict[str, dict[str, str]]:
     cells = {
         cell_key(d, g): f"{groups[g]} in {d}" for d in districts for g in groups
     }  # fmt: skip
-    return {"district": districts, "client_group": groups, "cell": cells}
+    tags = {t: f"the tag {words(t)}" for t in problem.tags}
+    return {"district": districts, "client_group": groups, "cell": cells, "tag": tags}
 
 
 def _pot(rule: Pot, problem: Problem, whom: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -101,6 +103,8 @@ def _coverage(rule: Coverage, problem: Problem, whom: dict[str, dict[str, str]])
 def _equality(rule: EqualityGap, problem: Problem, whom: dict[str, dict[str, str]]) -> dict[str, str]:
     names = whom[rule.over]
     basis = "population" if rule.basis == "population" else "need"
+    if rule.over == "tag":
+        basis = "the money (declared target)"
     out = {}
     for k, target in rule.targets(problem).items():
         lo, hi = rule.band(target)
@@ -130,9 +134,7 @@ def _gaps(rule: NoNewGaps, problem: Problem, whom: dict[str, dict[str, str]]) ->
 
 
 def _cap(rule: OrganisationCap, problem: Problem, whom: dict[str, dict[str, str]]) -> dict[str, str]:
-    orgs = sorted({a.organisation for a in problem.applications}) if rule.organisation is None else [
-        rule.organisation
-    ]  # fmt: skip
+    orgs = rule._selected(problem, sorted({a.organisation for a in problem.applications}))
     out = {}
     for o in orgs:
         if rule.max_amount is not None:
@@ -175,6 +177,17 @@ def _exclusive(rule: Exclusive, problem: Problem, whom: dict[str, dict[str, str]
     }
 
 
+def _min_spend(rule: MinSpend, problem: Problem, whom: dict[str, dict[str, str]]) -> dict[str, str]:
+    out = {}
+    for bound, year, least in rule.limits(problem):
+        when = "in all" if year is None else f"in year {year}"
+        share = (
+            "" if rule.min_share is None or bound != "min_share" else f" ({rule.min_share:.1%} of the budget)"
+        )
+        out[rule._row_label(bound, year)] = f"At least {pounds(least)} is awarded {when}{share}."
+    return out
+
+
 def _requires(rule: Requires, problem: Problem, whom: dict[str, dict[str, str]]) -> dict[str, str]:
     return {rule.label: f"Application {rule.application} is funded only if {rule.requires} is funded too."}
 
@@ -190,4 +203,5 @@ _DESCRIBE: dict[type[RuleBase], Callable[..., dict[str, str]]] = {
     Lock: _lock,
     Exclusive: _exclusive,
     Requires: _requires,
+    MinSpend: _min_spend,
 }

@@ -1,8 +1,9 @@
 """Equality impact summary for the public sector equality duty (Equality Act 2010, s.149).
 
 Money (attributed pro rata, as the rules attribute it) and number of awards by district,
-client group and equality group served, each against its share of need or population, and
-the district × client-group cells that lose all provision: served today by an application
+client group and equality group served, each against its share of need or population, and by
+tag (of an application or its organisation) against its declared target; and the
+district × client-group cells that lose all provision: served today by an application
 that continues a service, with no award serving them after.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from allocate.model import Problem
 from allocate.result import Allocation
-from allocate.rules import NoNewGaps
+from allocate.rules import EqualityGap, NoNewGaps
 from allocate.summary import pounds
 from allocate.tally import Tally
 from allocate.verify import resolve
@@ -55,6 +56,7 @@ class EqualitySummary:
             ("district", "District"),
             ("client_group", "Client group"),
             ("equality_group", "Equality group"),
+            ("tag", "Tag"),
         ):
             lines = [x for x in self.lines if x.dimension == dim]
             if not lines:
@@ -111,6 +113,34 @@ class EqualitySummary:
 def served_today(problem: Problem) -> list[str]:
     """Cells (district:client group) served by applications that continue a service today."""
     return NoNewGaps().served_today(problem)
+
+
+def _tag_lines(problem: Problem, tally: Tally) -> list[EqualityLine]:
+    """Money by tag (each tag counts the whole award), against the share a rule declares for
+    the tag (EqualityGap over tags), or else the tag's share of the money applied for."""
+    declared: dict[str, float] = {}
+    for rule in problem.rules:
+        if isinstance(rule, EqualityGap) and rule.over == "tag":
+            declared.update(rule.targets(problem))
+    applied = dict.fromkeys(problem.tags, 0)
+    for a in problem.applications:
+        for t in problem.tags_of(a):
+            applied[t] += a.cost
+    applied_total = max(sum(a.cost for a in problem.applications), 1)
+    money, count = tally.attributed("tag"), tally.serving("tag")
+    total = max(tally.total, 1)
+    return [
+        EqualityLine(
+            "tag",
+            t,
+            money[t],
+            money[t] / total,
+            count[t],
+            "declared target share" if t in declared else "share of money applied for",
+            declared.get(t, applied[t] / applied_total),
+        )
+        for t in problem.tags
+    ]
 
 
 def equality_summary(problem: Problem, allocation: Allocation) -> EqualitySummary:
@@ -171,6 +201,7 @@ def equality_summary(problem: Problem, allocation: Allocation) -> EqualitySummar
                 applied[e] / applied_total,
             )
         )
+    lines.extend(_tag_lines(problem, tally))
     today = served_today(problem)
     serving = tally.serving("cell")
     lost = tuple(k for k in today if serving[k] == 0)

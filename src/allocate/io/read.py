@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TABLES = (
-    "applications", "variants", "districts", "client_groups", "budget", "rules", "weights", "settings", "publisher"
+    "applications", "variants", "districts", "client_groups", "budget", "rules", "weights", "settings", "publisher",
+    "organisations",
 )  # fmt: skip
 """The tables of a round; ``publisher`` is read by `allocate.io.publisher.read_publisher`."""
 REQUIRED_TABLES = ("applications", "districts", "client_groups", "budget")
@@ -44,7 +45,7 @@ _RULE_LIST_FIELDS = ("cells", "applications", "ratio")
 _SPECS: dict[str, Spec] = {
     "applications": Spec(
         ("id", "organisation", "client_groups", "outcome_score"),
-        ("title", "districts", "panel", "beneficiaries", "equality_groups", "continues_service"),
+        ("title", "districts", "panel", "beneficiaries", "equality_groups", "continues_service", "tags"),
         ("profile_year_", "sc"),
         ("cost",),
     ),
@@ -55,6 +56,7 @@ _SPECS: dict[str, Spec] = {
         ("cost",),
     ),
     "districts": Spec(("id", "population"), ("need",)),
+    "organisations": Spec(("id",), ("tags",)),
     "client_groups": Spec(("id",), ("need",)),
     "budget": Spec((), (), ("year_",), ("total",), one_row=True),
     "weights": Spec((), ("social_value_share", "value_form", "social_objective_weights"), one_row=True),
@@ -203,6 +205,7 @@ def _application(row: Row) -> dict[str, Any]:
         "panel": row.text("panel"),
         "equality_groups": row.names("equality_groups"),
         "continues_service": row.boolean("continues_service"),
+        "tags": row.names("tags"),
     }
     if not app["client_groups"]:
         raise row.fail("client_groups", "is empty but required (';'-separated client group ids)")
@@ -370,6 +373,10 @@ def problem_from_tables(tables: Mapping[str, Table], rules: list[Any] | None = N
         "client_groups": groups,
         "budget": _validated(Budget, budget, b),
     }
+    if rows.get("organisations"):
+        data["organisations"] = [
+            {"id": r.required_text("id"), "tags": r.names("tags")} for r in rows["organisations"]
+        ]
     if rules is not None:
         data["rules"] = rules
     elif "rules" in rows:

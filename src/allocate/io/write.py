@@ -105,6 +105,7 @@ def problem_tables(
         "beneficiaries",
         "equality_groups",
         "continues_service",
+        "tags",
     ]
     apps: list[list[Cell]] = []
     variants: list[list[Cell]] = []
@@ -125,6 +126,7 @@ def problem_tables(
                 a.beneficiaries,
                 _join(a.equality_groups),
                 "true" if a.continues_service else "false",
+                _join(a.tags),
             ]
         )
         for v in a.variants:
@@ -163,6 +165,8 @@ def problem_tables(
     }
     if variants:
         tables["variants"] = (var_header, variants)
+    if problem.organisations:
+        tables["organisations"] = (["id", "tags"], [[o.id, _join(o.tags)] for o in problem.organisations])
     if problem.rules:
         tables["rules"] = _rules_table(problem)
     w = problem.weights
