@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
 from allocate.errors import InvalidProblemError, Loc
 from allocate.rules import Rule
-from allocate.schema import MAX_COUNT, Count, Frozen, Name, Pence, Score
+from allocate.schema import MAX_COUNT, MAX_SCORE, Count, Frozen, Key, Name, Pence, Score, Text, Weight
 
 SOCIAL_OBJECTIVES: tuple[str, ...] = ("SC1", "SC2", "SC3", "SC4", "SC5", "SC6")
 """Default codes of the six building-social-capital objectives (placeholders, see docs)."""
@@ -26,16 +26,16 @@ SOCIAL_OBJECTIVES: tuple[str, ...] = ("SC1", "SC2", "SC3", "SC4", "SC5", "SC6")
 class District(Frozen):
     """A geographic area served: population for pro-rata attribution, need for equality rules."""
 
-    id: Name
+    id: Key
     population: Annotated[int, Field(strict=True, gt=0, le=MAX_COUNT)]
-    need: Annotated[float, Field(strict=True, gt=0, le=1e12, allow_inf_nan=False)] = 1.0
+    need: Annotated[Weight, Field(gt=0)] = 1.0
 
 
 class ClientGroup(Frozen):
     """A client group of the prospectus (carers, older people, ...); need is its relative weight."""
 
-    id: Name
-    need: Annotated[float, Field(strict=True, gt=0, le=1e12, allow_inf_nan=False)] = 1.0
+    id: Key
+    need: Annotated[Weight, Field(gt=0)] = 1.0
 
 
 class Variant(Frozen):
@@ -49,7 +49,7 @@ class Variant(Frozen):
     cost_profile: tuple[StrictInt, ...] | None = None
     outcome_score: Score | None = None
     social_scores: tuple[Score, ...] | None = None
-    districts: tuple[Name, ...] | None = None
+    districts: tuple[Key, ...] | None = None
     beneficiaries: Count | None = None
 
     @field_validator("cost_profile")
@@ -63,18 +63,18 @@ class Application(Frozen):
 
     id: Name
     organisation: Name
-    title: StrictStr = ""
-    client_groups: tuple[Name, ...] = Field(min_length=1)
-    districts: tuple[Name, ...] = Field(default=(), description="districts served; empty means county-wide")
+    title: Text = ""
+    client_groups: tuple[Key, ...] = Field(min_length=1)
+    districts: tuple[Key, ...] = Field(default=(), description="districts served; empty means county-wide")
     cost: Pence
     cost_profile: tuple[StrictInt, ...] | None = Field(
         default=None, description="pence per budget year; must sum to cost"
     )
     outcome_score: Score
     social_scores: tuple[Score, ...] = Field(default=(0.0,) * 6)
-    panel: StrictStr = ""
+    panel: Text = ""
     beneficiaries: Count | None = None
-    equality_groups: tuple[StrictStr, ...] = ()
+    equality_groups: tuple[Key, ...] = ()
     continues_service: StrictBool = False
     variants: tuple[Variant, ...] = ()
     tags: tuple[Name, ...] = Field(
@@ -167,9 +167,7 @@ class Weights(Frozen):
     """
 
     social_value_share: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] = 0.2
-    social_objective_weights: (
-        tuple[Annotated[float, Field(strict=True, ge=0, le=1e12, allow_inf_nan=False)], ...] | None
-    ) = None
+    social_objective_weights: tuple[Weight, ...] | None = None
     value_form: ValueForm = "quality_pounds"
 
     @field_validator("social_objective_weights")
@@ -183,8 +181,8 @@ class Weights(Frozen):
 class ScoreScale(Frozen):
     """The declared maxima of the outcome and social-capital scores (minimum 0)."""
 
-    outcome_max: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] = 100.0
-    social_max: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] = 5.0
+    outcome_max: Annotated[float, Field(strict=True, gt=0, le=MAX_SCORE, allow_inf_nan=False)] = 100.0
+    social_max: Annotated[float, Field(strict=True, gt=0, le=MAX_SCORE, allow_inf_nan=False)] = 5.0
 
 
 Attribution = Literal["population", "need"]
@@ -193,7 +191,7 @@ Attribution = Literal["population", "need"]
 class Problem(Frozen):
     """A grants round: applications, geography, client groups, budget, rules and weights."""
 
-    name: str = "round"
+    name: Annotated[Text, Field(min_length=1)] = "round"
     applications: tuple[Application, ...] = Field(min_length=1)
     districts: tuple[District, ...] = Field(min_length=1)
     client_groups: tuple[ClientGroup, ...] = Field(min_length=1)
@@ -201,7 +199,7 @@ class Problem(Frozen):
     rules: tuple[Rule, ...] = ()
     weights: Weights = Weights()
     scale: ScoreScale = ScoreScale()
-    social_objectives: tuple[Name, ...] = Field(default=SOCIAL_OBJECTIVES, min_length=1)
+    social_objectives: tuple[Key, ...] = Field(default=SOCIAL_OBJECTIVES, min_length=1)
     attribution: Attribution = Field(
         default="population",
         description="how money of a multi-district or county-wide award is split across districts",

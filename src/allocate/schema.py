@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from allocate.errors import InvalidProblemError, Loc
@@ -17,14 +19,73 @@ MAX_PENCE = 10**12
 penny stays far above floating-point noise on them."""
 MAX_COUNT = 10**9
 """The largest count (people, awards, organisations) a round may state."""
+MAX_SCORE = 10**6
+"""The largest score scale maximum (outcome or social); every score lies in 0..its scale's maximum."""
+MAX_WEIGHT = 10**12
+"""The largest need, social objective weight or equality ratio: relative weights, so any
+range is expressible, and sums of them stay far from floating-point overflow."""
+MAX_TEXT = 1_000_000
+"""The most characters of a free text (a title, a panel, a round's name)."""
 
 Pence = Annotated[
     int, Field(strict=True, gt=0, le=MAX_PENCE, description="an amount of money in whole pence (≤ £10bn)")
 ]
 PenceOrZero = Annotated[int, Field(strict=True, ge=0, le=MAX_PENCE, description="pence (≤ £10bn)")]
 Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
-Score = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
-Name = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+Score = Annotated[float, Field(strict=True, ge=0, le=MAX_SCORE, allow_inf_nan=False)]
+Weight = Annotated[float, Field(strict=True, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+
+
+def unstorable(text: str) -> str | None:
+    """The first character of `text` no file format can hold (None if all can).
+
+    Those are the characters XML 1.0 forbids (control characters other than tab, newline
+    and carriage return; U+FFFE, U+FFFF) and lone surrogates, which no UTF encoding allows:
+    an XLSX cell cannot store them, and a NUL is a sign of a file read in the wrong encoding.
+    """
+    found = _UNSTORABLE.search(text)
+    return None if found is None else found.group()
+
+
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(v: str) -> str:
+    if (c := unstorable(v)) is not None:
+        raise PydanticCustomError(
+            "text",
+            f"holds the character U+{ord(c):04X} at position {v.index(c) + 1}, which no file can store",
+        )
+    return v
+
+
+def _name(v: str) -> str:
+    if v != v.strip():
+        raise PydanticCustomError("text", "has leading or trailing spaces")
+    return _text(v)
+
+
+def _key(v: str) -> str:
+    if ";" in v:
+        raise PydanticCustomError("text", "holds ';', which separates the items of a list")
+    return _name(v)
+
+
+Text = Annotated[str, Field(strict=True, max_length=MAX_TEXT), AfterValidator(_text)]
+"""Free text: any characters a file can store (see `unstorable`), kept exactly as given."""
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=200), AfterValidator(_name)]
+"""An id or a name: no leading or trailing spaces (spreadsheet cells are trimmed)."""
+Key = Annotated[Name, AfterValidator(_key)]
+"""A name that can be an item of a `;`-separated list (districts, client groups, ...)."""
+
+
+def short(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to about `limit` characters, for messages (a 5,000-digit number is
+    "5000 digits" rather than the number)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}…{text[-4:]}"
 
 
 class Frozen(BaseModel):
@@ -84,7 +145,7 @@ def invalid(model: str, exc: ValidationError, data: Any = None) -> InvalidProble
     errors = exc.errors()
     err = errors[0]
     got = err.get("input")
-    shown = "" if err["type"] == _CHECK or isinstance(got, (dict, list)) else f" (got {got!r})"
+    shown = "" if err["type"] == _CHECK or isinstance(got, (dict, list)) else f" (got {short(got)})"
     more = f"; and {len(errors) - 1} more error(s)" if len(errors) > 1 else ""
     return InvalidProblemError((model, *_without_tags(tuple(err["loc"]), data)), f"{err['msg']}{shown}{more}")
 
@@ -120,5 +181,5 @@ def _child(node: Any, part: str | int) -> Any:
 def _parsed(text: str | bytes | bytearray) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None

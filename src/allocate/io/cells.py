@@ -14,12 +14,15 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from allocate.errors import InvalidProblemError
+from allocate.io import numbers
 from allocate.io.safe import restore
+from allocate.schema import MAX_TEXT
 
 Raw = str | int | float | bool | None
 """A cell as read: text from CSV; text, number or bool from XLSX."""
@@ -89,12 +92,22 @@ class Row:
         return not empty(self.cells.get(column))
 
     def text(self, column: str, default: str = "") -> str:
+        """The cell as a name: spaces around it are dropped (an empty cell is `default`)."""
         v = self.cells.get(column)
         if empty(v):
             return default
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        return restore(str(v).strip())
+        return restore(_as_text(v).strip())
+
+    def free_text(self, column: str, default: str = "") -> str:
+        """The cell as free text (a title), exactly as written: spaces are kept."""
+        v = self.cells.get(column)
+        if v is None or v == "":
+            return default
+        return restore(_as_text(v))
+
+    def given(self, column: str) -> bool:
+        """The cell holds something, if only spaces."""
+        return self.cells.get(column) not in (None, "")
 
     def required_text(self, column: str) -> str:
         if not self.has(column):
@@ -104,32 +117,31 @@ class Row:
     def names(self, column: str) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.text(column).split(LIST_SEPARATOR) if p.strip())
 
-    def decimal(self, column: str, *, pounds: bool = False) -> Decimal | None:
+    def decimal(self, column: str, kind: numbers.Kind = "number") -> Decimal | None:
+        """The cell's number, exactly (see `allocate.io.numbers`): `kind` says which numbers are
+        ambiguous in it."""
         v = self.cells.get(column)
         if empty(v):
             return None
         if isinstance(v, bool):
             raise self.fail(column, f"{v!r} is not a number")
-        text = repr(v) if isinstance(v, float) else str(v).strip()
-        if pounds:
-            text = text.removeprefix("£").replace(",", "")
         try:
-            d = Decimal(text)
-        except InvalidOperation:
-            raise self.fail(column, f"{text!r} is not a number") from None
-        if not d.is_finite():
-            raise self.fail(column, f"{text!r} is not a finite number")
-        return d
+            if isinstance(v, float):
+                return numbers.from_float(v)
+            text = str(v).strip()
+            return numbers.parse(text.removeprefix("£") if kind == "pounds" else text, kind)
+        except numbers.NumberError as exc:
+            raise self.fail(column, str(exc)) from None
 
     def number(self, column: str) -> float | None:
         d = self.decimal(column)
         return None if d is None else float(d)
 
     def integer(self, column: str) -> int | None:
-        d = self.decimal(column)
+        d = self.decimal(column, "whole")
         if d is None:
             return None
-        if d != d.to_integral_value():
+        if Fraction(d).denominator != 1:
             raise self.fail(column, f"{self.cells[column]!r} is not a whole number")
         return int(d)
 
@@ -147,17 +159,14 @@ class Row:
         raise self.fail(column, f"{v!r} is not true/false/yes/no/1/0")
 
     def pence(self, column: str, pounds: bool) -> int | None:
-        d = self.decimal(column, pounds=pounds)
+        d = self.decimal(column, "pounds" if pounds else "whole")
         if d is None:
             return None
-        if pounds:
-            p = d * 100
-            if p != p.to_integral_value():
-                raise self.fail(column, f"{self.text(column)!r} has fractions of a penny")
-            return int(p)
-        if d != d.to_integral_value():
-            raise self.fail(column, f"{self.text(column)!r} is not a whole number of pence")
-        return int(d)
+        p = Fraction(d) * 100 if pounds else Fraction(d)
+        if p.denominator != 1:
+            what = "has fractions of a penny" if pounds else "is not a whole number of pence"
+            raise self.fail(column, f"{self.text(column)!r} {what}")
+        return int(p)
 
     def money(self, base: str) -> int | None:
         """A NAME_pence or NAME_pounds cell, in pence (None if empty)."""
@@ -188,6 +197,13 @@ class Row:
         if pounds is None:
             return tuple(self.number(c) for c in cols)
         return tuple(self.pence(c, pounds) for c in cols)
+
+
+def _as_text(v: Raw) -> str:
+    """A cell as text: a spreadsheet's whole-number float (an id typed as 7) is "7"."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def rows(table: Table) -> list[Row]:
@@ -262,6 +278,13 @@ def decode(data: bytes, name: str) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InvalidProblemError((name,), "is UTF-16 text; save it as UTF-8 (in Excel: 'CSV UTF-8')")
     data = data.removeprefix(b"\xef\xbb\xbf")
+    if (nul := data.find(b"\x00")) >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise InvalidProblemError(
+            (name,),
+            f"holds a NUL byte on line {line}: it may be UTF-16 text without a "
+            "byte order mark, or not text at all; save it as UTF-8 (in Excel: 'CSV UTF-8')",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -273,14 +296,36 @@ def decode(data: bytes, name: str) -> str:
         ) from None
 
 
+def read_bytes(path: Path, name: str | None = None) -> bytes:
+    """A file's content; a folder or an unreadable file is an InvalidProblemError naming it."""
+    name = name or path.name
+    if path.is_dir():
+        raise InvalidProblemError((name,), "is a folder, not a file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidProblemError((name,), f"cannot be read ({exc.strerror or exc})") from None
+
+
+FIELD_LIMIT = MAX_TEXT + 1
+"""The longest CSV cell read: the longest free text, plus a formula-escape apostrophe."""
+
+
 def read_csv_table(path: Path, name: str, spec: Spec) -> Table:
-    """One CSV file as a table."""
+    """One CSV file as a table (strict CSV: a stray or unclosed quote is an error with its line)."""
     source = path.name
-    text = decode(path.read_bytes(), source)
+    text = decode(read_bytes(path), source)
     if not text.strip():
         raise InvalidProblemError((source,), "is empty (expected a header row and data rows)")
+    if csv.field_size_limit() < FIELD_LIMIT:  # process-wide, only ever raised (default 128 KiB)
+        csv.field_size_limit(FIELD_LIMIT)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[list[str]] = []
     try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
+        records.extend(reader)
     except csv.Error as exc:
-        raise InvalidProblemError((source,), f"is not valid CSV: {exc}") from None
+        reason = str(exc)
+        if "field larger" in reason:
+            reason = f"a cell is longer than {MAX_TEXT:,} characters"
+        raise InvalidProblemError((place(source, reader.line_num),), f"is not valid CSV: {reason}") from None
     return table(name, source, records[0], ((i + 1, r) for i, r in enumerate(records) if i > 0), spec)

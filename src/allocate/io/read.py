@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from allocate.errors import InvalidProblemError, Loc
-from allocate.io import cells, publisher
+from allocate.io import cells, jsontext, numbers, publisher, workbook
 from allocate.io.cells import LIST_SEPARATOR, Raw, Row, Spec, Table, decode, empty, numbered_columns
 from allocate.io.safe import restore
 from allocate.model import (
@@ -100,6 +99,8 @@ def read_csv_files(files: Mapping[str, Path] | Iterable[Path], rules_json: Path 
 def read_csv_folder(folder: Path) -> Problem:
     """A Problem from a folder holding applications.csv, districts.csv, ... (rules.json optional)."""
     files = {p.stem.lower(): p for p in sorted(folder.iterdir()) if p.suffix.lower() == ".csv"}
+    if folders := [p for p in files.values() if p.is_dir()]:
+        raise InvalidProblemError((f"{folder.name}/{folders[0].name}",), "is a folder, not a CSV file")
     unknown = [p for n, p in files.items() if n not in TABLES]
     if unknown:
         _check_table_name(unknown[0].stem.lower(), f"{folder.name}/{unknown[0].name}")
@@ -110,10 +111,7 @@ def read_csv_folder(folder: Path) -> Problem:
 
 
 def _read_rules_json(path: Path) -> list[Any]:
-    try:
-        data = json.loads(decode(path.read_bytes(), path.name))
-    except json.JSONDecodeError as exc:
-        raise InvalidProblemError((path.name,), f"is not valid JSON: {exc}") from None
+    data = jsontext.loads(decode(cells.read_bytes(path), path.name), path.name)
     if isinstance(data, dict) and "rules" in data:
         data = data["rules"]
     if not isinstance(data, list):
@@ -123,36 +121,17 @@ def _read_rules_json(path: Path) -> list[Any]:
 
 def read_xlsx(path: Path) -> Problem:
     """A Problem from an XLSX workbook with one sheet per table."""
-    import zipfile
-
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
-        raise InvalidProblemError((path.name,), f"is not a readable XLSX workbook ({exc})") from None
     tables = {}
-    try:
-        for sheet in book.worksheets:
-            name = sheet.title.strip().lower()
-            source = f"{path.name} sheet {sheet.title}"
-            _check_table_name(name, source)
-            rows = [tuple(_xlsx_cell(v) for v in r) for r in sheet.iter_rows(values_only=True)]
-            while rows and all(empty(v) for v in rows[0]):
-                raise InvalidProblemError((source,), "the first row must be the header row")
-            if not rows:
-                raise InvalidProblemError((source,), "is empty (expected a header row and data rows)")
-            tables[name] = _table(name, source, rows[0], ((i + 1, r) for i, r in enumerate(rows) if i > 0))
-    finally:
-        book.close()
+    for title, rows in workbook.read_sheets(path):
+        name = title.strip().lower()
+        source = f"{path.name} sheet {title}"
+        _check_table_name(name, source)
+        while rows and all(empty(v) for v in rows[0]):
+            raise InvalidProblemError((source,), "the first row must be the header row")
+        if not rows:
+            raise InvalidProblemError((source,), "is empty (expected a header row and data rows)")
+        tables[name] = _table(name, source, rows[0], ((i + 1, r) for i, r in enumerate(rows) if i > 0))
     return problem_from_tables(tables)
-
-
-def _xlsx_cell(v: object) -> Raw:
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    return str(v)
 
 
 def read_problem(path: str | Path) -> Problem:
@@ -164,13 +143,10 @@ def read_problem(path: str | Path) -> Problem:
         raise InvalidProblemError((str(path),), "does not exist")
     suffix = path.suffix.lower()
     if suffix == ".json":
-        text = decode(path.read_bytes(), path.name)
+        text = decode(cells.read_bytes(path), path.name)
         if not text.strip():
             raise InvalidProblemError((path.name,), "is empty")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidProblemError((path.name,), f"is not valid JSON: {exc}") from None
+        data = jsontext.loads(text, path.name)
         if not isinstance(data, dict):
             raise InvalidProblemError((path.name,), "must hold a JSON object (a problem)")
         data.pop(publisher.TABLE, None)  # the publisher's section: read_publisher
@@ -198,11 +174,11 @@ def _application(row: Row) -> dict[str, Any]:
     app: dict[str, Any] = {
         "id": row.required_text("id"),
         "organisation": row.required_text("organisation"),
-        "title": row.text("title"),
+        "title": row.free_text("title"),
         "client_groups": row.names("client_groups"),
         "districts": row.names("districts"),
         "cost": cost,
-        "panel": row.text("panel"),
+        "panel": row.free_text("panel"),
         "equality_groups": row.names("equality_groups"),
         "continues_service": row.boolean("continues_service"),
         "tags": row.names("tags"),
@@ -254,8 +230,8 @@ def _rule(row: Row) -> dict[str, Any]:
         if isinstance(raw, str):
             text = restore(raw.strip())
             try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
+                value = json.loads(text, parse_int=jsontext.integer)
+            except (json.JSONDecodeError, RecursionError):
                 value = text
             if isinstance(value, str) and column in _RULE_LIST_FIELDS:
                 value = [p.strip() for p in value.split(LIST_SEPARATOR) if p.strip()]
@@ -395,8 +371,8 @@ def problem_from_tables(tables: Mapping[str, Table], rules: list[Any] | None = N
         data["weights"] = _validated(Weights, wd, w)
     if rows.get("settings"):
         s = rows["settings"][0]
-        if s.has("name"):
-            data["name"] = s.text("name")
+        if s.given("name"):
+            data["name"] = s.free_text("name")
         if s.has("attribution"):
             data["attribution"] = s.text("attribution")
         if s.has("social_objectives"):
@@ -412,10 +388,9 @@ def problem_from_tables(tables: Mapping[str, Table], rules: list[Any] | None = N
 
 def _float(row: Row, column: str, text: str) -> float:
     try:
-        d = Decimal(text)
-    except InvalidOperation:
-        raise row.fail(column, f"{text!r} is not a number") from None
-    return float(d)
+        return float(numbers.parse(text))
+    except numbers.NumberError as exc:
+        raise row.fail(column, str(exc)) from None
 
 
 def _known(row: Row, column: str, ids: Iterable[str], known: set[str], what: str) -> None:
@@ -486,7 +461,7 @@ def problem_from_dataframe(
 
 
 def _frame_table(name: str, frame: pd.DataFrame) -> Table:
-    import math
+    import pandas
 
     header = [str(c) for c in frame.columns]
     body = []
@@ -494,8 +469,8 @@ def _frame_table(name: str, frame: pd.DataFrame) -> Table:
         values: list[Raw] = []
         for v in record:
             item = v.item() if hasattr(v, "item") else v
-            if item is None or (isinstance(item, float) and math.isnan(item)):
-                values.append(None)
+            if item is None or (pandas.api.types.is_scalar(item) and pandas.isna(item)):
+                values.append(None)  # NaN, pd.NA, NaT: a missing value, never the text "<NA>"
             elif isinstance(item, (str, int, float, bool)):
                 values.append(item)
             else:

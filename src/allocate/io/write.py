@@ -7,6 +7,7 @@ injection), in `write_csv` and `write_xlsx`, the only two places that write cell
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -14,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from allocate.errors import InvalidProblemError
-from allocate.io import cells
+from allocate.io import atomic, cells, jsontext, workbook
 from allocate.io.cells import LIST_SEPARATOR, Raw, Spec, Table, decode
-from allocate.io.safe import Cell, neutralise_row
+from allocate.io.safe import Cell, neutralise, neutralise_row
 from allocate.model import Problem
 from allocate.result import Allocation, Award
+from allocate.schema import unstorable
 
 Rows = Sequence[Sequence[Cell]]
 
@@ -26,19 +28,34 @@ _AWARDS = Spec(("application_id", "amount_pence"), any_columns=True)
 """The columns an award schedule read back must have (see `schedule`)."""
 
 
+def csv_bytes(header: Sequence[str], rows: Rows) -> bytes:
+    """A UTF-8 CSV file's content (no BOM), every cell neutralised."""
+    text = io.StringIO(newline="")
+    out = csv.writer(text)
+    out.writerow(neutralise_row(header))
+    for row in rows:
+        out.writerow(neutralise_row(row))
+    return text.getvalue().encode("utf-8")
+
+
 def write_csv(path: Path, header: Sequence[str], rows: Rows) -> None:
-    """A UTF-8 CSV file (no BOM), every cell neutralised."""
-    with path.open("w", encoding="utf-8", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(neutralise_row(header))
-        for row in rows:
-            out.writerow(neutralise_row(row))
+    """A UTF-8 CSV file (no BOM), every cell neutralised, written atomically."""
+    atomic.write_bytes(path, csv_bytes(header, rows))
 
 
 def write_xlsx(path: Path, sheets: Mapping[str, tuple[Sequence[str], Rows]]) -> None:
-    """An XLSX workbook, one sheet per entry, every cell neutralised and text stored as text."""
+    """An XLSX workbook, one sheet per entry, every cell neutralised and text stored as text.
+
+    Text an XLSX cell cannot hold faithfully is refused before anything is written.
+    """
     from openpyxl import Workbook
 
+    for name, (header, rows) in sheets.items():
+        for r, row in enumerate((header, *rows)):
+            for column, value in zip(header, row, strict=False):
+                if isinstance(value, str) and (reason := xlsx_refusal(value)):
+                    where = cells.place(f"{Path(path).name} sheet {name}", r + 1, column)
+                    raise InvalidProblemError((where,), reason)
     book = Workbook()
     book.remove(book.active)
     for name, (header, rows) in sheets.items():
@@ -51,7 +68,24 @@ def write_xlsx(path: Path, sheets: Mapping[str, tuple[Sequence[str], Rows]]) -> 
                 # does, but force the type so no text cell can become one.
                 if isinstance(cell.value, str):
                     cell.data_type = "s"
-    book.save(path)
+    with atomic.atomic_path(path) as tmp:
+        book.save(tmp)
+
+
+XLSX_MAX_TEXT = 32_767
+"""The most characters an XLSX cell holds (Excel's limit; openpyxl cuts longer text silently)."""
+
+
+def xlsx_refusal(text: str) -> str | None:
+    """Why `text` cannot be stored in an XLSX cell as it is (None if it can)."""
+    if len(text) + (neutralise(text) != text) > XLSX_MAX_TEXT:
+        return (
+            f"is {len(text):,} characters long; an XLSX cell holds at most {XLSX_MAX_TEXT:,} "
+            "(write CSV or JSON instead)"
+        )
+    if (bad := unstorable(text)) is not None:
+        return f"holds the character U+{ord(bad):04X}, which an XLSX file cannot store"
+    return None
 
 
 def pounds_text(pence: int) -> str:
@@ -225,13 +259,24 @@ def write_problem(problem: Problem, path: str | Path, *, money: str = "pence") -
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        path.write_text(json.dumps(problem.model_dump(mode="json"), indent=2), encoding="utf-8")
+        atomic.write_text(path, json.dumps(problem.model_dump(mode="json"), indent=2))
     elif suffix == ".xlsx":
         write_xlsx(path, problem_tables(problem, money=money, xlsx=True))
     else:
+        # Every table is written, empty ones too, so no table of an earlier round is left
+        # behind in the folder; all files are replaced together or not at all.
+        tables: dict[str, tuple[list[str], list[list[Cell]]]] = {
+            "variants": (["application_id", "id", f"cost_{money}"], []),
+            "rules": (["kind"], []),
+        }
+        tables.update(problem_tables(problem, money=money))
+        contents = {path / f"{name}.csv": csv_bytes(*table) for name, table in tables.items()}
         path.mkdir(parents=True, exist_ok=True)
-        for name, (header, rows) in problem_tables(problem, money=money).items():
-            write_csv(path / f"{name}.csv", header, rows)
+        atomic.replace_all(contents, _write_bytes)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
 
 
 # ---------------------------------------------------------------------------- allocations
@@ -283,7 +328,7 @@ def write_allocation(problem: Problem, allocation: Allocation, path: str | Path)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        path.write_text(allocation.to_json(), encoding="utf-8")
+        atomic.write_text(path, allocation.to_json())
     elif suffix == ".csv":
         write_csv(path, *schedule(problem, allocation))
     elif suffix == ".xlsx":
@@ -332,23 +377,23 @@ def write_allocation(problem: Problem, allocation: Allocation, path: str | Path)
 def read_allocation(path: str | Path) -> Allocation:
     """A complete Allocation from the JSON `write_allocation` wrote."""
     path = Path(path)
+    data = jsontext.loads(decode(cells.read_bytes(path), path.name), path.name)
+    if not isinstance(data, dict):
+        raise InvalidProblemError((path.name,), "must hold a JSON object (an allocation)")
     try:
-        return Allocation.from_json(decode(path.read_bytes(), path.name))
-    except json.JSONDecodeError as exc:
-        raise InvalidProblemError((path.name,), f"is not valid JSON: {exc}") from None
+        return Allocation.from_dict(data)
+    except InvalidProblemError as exc:
+        raise InvalidProblemError((path.name, *exc.loc), exc.reason) from None
 
 
 def read_award_schedule(path: str | Path) -> tuple[Award, ...]:
     """The awards of a schedule written as .csv or .xlsx (sheet ``awards``)."""
     path = Path(path)
     if path.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook
-
-        book = load_workbook(path, read_only=True, data_only=True)
-        try:
-            values = [tuple(r) for r in book["awards"].iter_rows(values_only=True)]
-        finally:
-            book.close()
+        sheets = dict(workbook.read_sheets(path))
+        values = sheets.get("awards")
+        if not values:
+            raise InvalidProblemError((path.name,), "has no sheet 'awards' with a header row")
         header: list[Raw] = list(values[0])
         body = [(i + 1, list(r)) for i, r in enumerate(values) if i > 0]
         table = _schedule_table(f"{path.name} sheet awards", header, body)
@@ -384,4 +429,3 @@ def _schedule_table(source: str, header: list[Raw], body: list[tuple[int, list[A
         ],
         _AWARDS,
     )
-
