@@ -39,6 +39,7 @@ import section_mknap
 import section_pabulib
 import section_scale
 import section_sweep
+import section_targets
 from common import OUT, Column, RunContext, Section, find_data, machine, render_table, write_json
 
 SECTIONS: dict[str, Callable[[RunContext], Section]] = {
@@ -47,6 +48,7 @@ SECTIONS: dict[str, Callable[[RunContext], Section]] = {
     "east_sussex": section_east_sussex.run,
     "scale": section_scale.run,
     "sweep": section_sweep.section,
+    "targets": section_targets.run,
 }
 
 

@@ -141,3 +141,34 @@ def test_scaled_ten_is_feasible() -> None:
     a = solve(scaled(10), relative_gap=1e-4, time_limit=600)
     assert a.status == "optimal"
     assert a.verified
+
+
+def test_tags_leave_the_reference_round_unchanged(es: Problem) -> None:
+    """The synthetic tags come from their own random stream and no default rule uses one: the
+    round without them compiles to the very same MILP, so every allocation stays as it was."""
+    import numpy as np
+
+    from allocate import compile_problem
+
+    bare = es.replace(organisations=())
+    assert bare.applications == es.applications
+    a, b = compile_problem(es), compile_problem(bare)
+    assert a.row_labels == b.row_labels and (a.A != b.A).nnz == 0
+    assert np.array_equal(a.row_lo, b.row_lo) and np.array_equal(a.row_hi, b.row_hi)
+
+
+def test_synthetic_tags_of_the_reference_round(es: Problem) -> None:
+    counts = Counter(t for o in es.organisations for t in o.tags)
+    assert counts == {"user-led": 18, "new provider": 15, "small local group": 14, "equality-led": 13}
+    continuing = {a.organisation for a in es.applications if a.continues_service}
+    new = {o.id for o in es.organisations if "new provider" in o.tags}
+    assert new == {a.organisation for a in es.applications} - continuing
+
+
+@pytest.mark.slow
+def test_issue12_targets_hold_on_the_reference_round(es: Problem, es_solved: Allocation) -> None:
+    from allocate.scenarios.east_sussex import issue12_targets
+
+    a = solve(es.replace(rules=(*es.rules, *issue12_targets(es))))
+    assert a.status == "optimal" and a.verified and a.value <= es_solved.value * (1 + 1e-9)
+    assert any(r.label == "Coverage.min_count[tag=new provider]" for r in a.rules_report)

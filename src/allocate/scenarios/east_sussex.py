@@ -19,11 +19,12 @@ from typing import Literal
 
 import numpy as np
 
-from allocate.model import Application, Budget, ClientGroup, District, Problem, Variant, Weights
+from allocate.model import Application, Budget, ClientGroup, District, Organisation, Problem, Variant, Weights
 from allocate.rules import (
     Coverage,
     EqualityGap,
     MinOrganisations,
+    MinSpend,
     NoNewGaps,
     OrganisationCap,
     PassMark,
@@ -685,9 +686,11 @@ def east_sussex_2011(
         PassMark(min_outcome=pass_mark),
     ]
     total = BUDGET_TOTAL_POUNDS * POUND
+    applications = build_applications(draw, geo, county_wide_empty=True)
     return Problem(
         name=f"east_sussex_2011(seed={seed}, setting={setting})",
-        applications=build_applications(draw, geo, county_wide_empty=True),
+        applications=applications,
+        organisations=organisation_tags(applications, seed),
         districts=geo.districts(),
         client_groups=client_groups(),
         budget=Budget(total=total, per_year=(total // YEARS,) * YEARS),
@@ -695,6 +698,49 @@ def east_sussex_2011(
         weights=Weights(social_value_share=social_value_share),
         attribution="population",
     )
+
+
+ORGANISATION_TAGS: tuple[tuple[str, float], ...] = (
+    ("user-led", 0.25),
+    ("small local group", 0.35),
+    ("equality-led", 0.15),
+)
+"""Synthetic organisation tags and the share of organisations carrying each (not from the
+prospectus: labelled synthetic data, docs/scenarios.md). 'new provider' is derived: an
+organisation none of whose applications continues a service today."""
+TAG_STREAM = 12
+"""The random stream of the tags, apart from the round's own draws: adding tags leaves every
+application (and so every allocation) of a seed exactly as it was."""
+
+
+def organisation_tags(applications: tuple[Application, ...], seed: int = 2011) -> tuple[Organisation, ...]:
+    """Synthetic tags for the organisations of an East Sussex round (see ORGANISATION_TAGS)."""
+    rng = np.random.default_rng([seed, TAG_STREAM])
+    orgs = sorted({a.organisation for a in applications})
+    continuing = {a.organisation for a in applications if a.continues_service}
+    draws = rng.random((len(orgs), len(ORGANISATION_TAGS)))
+    out = []
+    for o, row in zip(orgs, draws, strict=True):
+        tags = [t for (t, p), u in zip(ORGANISATION_TAGS, row, strict=True) if u < p]
+        if o not in continuing:
+            tags.append("new provider")
+        if tags:
+            out.append(Organisation(id=o, tags=tuple(sorted(tags))))
+    return tuple(out)
+
+
+def issue12_targets(problem: Problem) -> list[Rule]:
+    """Spend targets and tag rules for the reference round (docs/scenarios.md): spend at least
+    90% of the budget and 80% of each year's, at least 20% of the money to user-led
+    organisations, at least five awards to new providers, and small local groups' share of
+    the money within 30% ± 10 pp."""
+    return [
+        MinSpend(min_share=0.9),
+        MinSpend(year="each", min_share=0.8),
+        Coverage(over="tag", key="user-led", min_share=0.2),
+        Coverage(over="tag", key="new provider", min_count=5),
+        EqualityGap(over="tag", target_shares={"small local group": 0.3}, tolerance=0.1),
+    ]
 
 
 def east_sussex_2011_latent(seed: int = 2011) -> EastSussexLatent:
