@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from allocate.analysis.workers import Progress
+from allocate.analysis.workers import Progress, executor_for
 from allocate.backends import DEFAULT_BACKEND, get_backend
 from allocate.backends.base import RawSolution
 from allocate.compile import CompiledProblem, compile_problem
@@ -25,6 +25,7 @@ from allocate.finish import finish
 from allocate.model import Problem, Weights
 from allocate.options import SolverOptions
 from allocate.result import Allocation
+from allocate.solve import solve
 
 FRONTIER_FROM = 24
 """With ``method="auto"``, sweeps of at least this many shares of one weighting family are read
@@ -183,11 +184,12 @@ def _from_frontier(
             continue
         point = front.points[int(order[0])]
         out[i] = _read_off(problem, model, index, point.allocation, w, backend, opts)
-    solved = _solve_each(
-        problem, [ws[i] for i in direct], backend, opts, executor, None, progress, found, found + len(ws)
-    )
-    for i, a in zip(direct, solved, strict=True):
-        out[i] = a
+    # Tied shares are solved as `solve` solves them (no start from a neighbour, which could pick
+    # the other of two tied allocations), so the answer is solve's own.
+    with executor_for(executor, len(direct), model.n) as pool:
+        futures = [pool.submit(solve, problem, backend, weights=ws[i], options=opts) for i in direct]
+        for i, fut in zip(direct, futures, strict=True):
+            out[i] = fut.result()
     if progress is not None:
         progress(found + len(ws), found + len(ws))
     return [a for a in out if a is not None]
