@@ -53,6 +53,7 @@ from allocate.rules import (
 from allocate.solve import solve
 from allocate.tally import cell_key
 from allocate.verify import Verification, verify
+from allocate.whatif_page import whatif_page
 
 __all__ = [
     "BACKENDS",
@@ -110,4 +111,5 @@ __all__ = [
     "solve",
     "sweep",
     "verify",
+    "whatif_page",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``allocate demo | solve | equality | explain | report | sweep | bench``.
+"""Command line: ``allocate demo | solve | equality | explain | report | whatif | sweep | bench``.
 
 PROBLEM is a .json file, an .xlsx workbook or a folder of CSV files (see docs/data.md).
 """
@@ -19,7 +19,6 @@ from allocate.io.threesixty import write_360giving_csv, write_360giving_json
 from allocate.io.transparency import write_transparency_csv
 from allocate.io.write import write_allocation, write_csv
 from allocate.model import Problem, Weights
-from allocate.progress import progress_bar
 from allocate.solve import solve
 from allocate.summary import summarise
 
@@ -75,19 +74,6 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="East Sussex reference: every backend vs the greedy status quo")
     bench.add_argument("--seed", type=int, default=2011)
     bench.add_argument("--time-limit", type=float, default=120.0)
-    diagnose_cmd = sub.add_parser("diagnose", help="which rules clash, and the least change that fixes it")
-    diagnose_cmd.add_argument("problem", type=Path, nargs="?", default=None)
-    diagnose_cmd.add_argument("--demo", action="store_true", help="East Sussex 2011, infeasible setting")
-    diagnose_cmd.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
-    robust_cmd = sub.add_parser("robustness", help="funding probabilities under score noise")
-    robust_cmd.add_argument("problem", type=Path, nargs="?", default=None)
-    robust_cmd.add_argument("--demo", action="store_true", help="use the East Sussex 2011 scenario")
-    robust_cmd.add_argument("--samples", type=int, default=100, help="noisy re-scorings to solve")
-    robust_cmd.add_argument("--seed", type=int, default=0)
-    robust_cmd.add_argument("--panel-sd", type=float, default=2.0, help="outcome-score bias per panel (SD)")
-    robust_cmd.add_argument("--score-sd", type=float, default=4.0, help="outcome-score noise per bid (SD)")
-    robust_cmd.add_argument("--social-sd", type=float, default=0.0, help="noise per social score (SD)")
-    robust_cmd.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
     explain_cmd = sub.add_parser(
         "explain", help="solve, then the outcome of every application with its reason (feedback table)"
     )
@@ -107,7 +93,51 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
     report.add_argument("--out", type=Path, required=True, help="the .html file to write")
+    whatif = sub.add_parser(
+        "whatif", help="write a self-contained HTML page with a slider over the social value share"
+    )
+    whatif.add_argument("problem", type=Path, nargs="?", default=None)
+    whatif.add_argument("--demo", action="store_true", help="use the East Sussex 2011 scenario")
+    whatif.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
+    whatif.add_argument("--time-limit", type=float, default=None, help="seconds per solve")
+    whatif.add_argument("--out", type=Path, required=True, help="the .html file to write")
     return parser
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    """Compute the exact frontier and write the what-if page; no file unless all of it succeeds."""
+    import os
+    import tempfile
+
+    from allocate.options import SolverOptions
+    from allocate.whatif_page import whatif_page
+
+    if args.demo == (args.problem is not None):
+        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
+        return 2
+    try:
+        if args.demo:
+            from allocate.scenarios import east_sussex_2011
+
+            problem = east_sussex_2011()
+        else:
+            problem = read_problem(args.problem)
+        print("finding every optimal allocation (the weight frontier)...", file=sys.stderr)
+        page = whatif_page(problem, backend=args.backend, options=SolverOptions(time_limit=args.time_limit))
+        data = page.encode("utf-8")
+        with tempfile.NamedTemporaryFile(dir=args.out.resolve().parent, suffix=".tmp", delete=False) as tmp:
+            try:
+                tmp.write(data)
+                tmp.close()
+                os.replace(tmp.name, args.out)
+            except BaseException:
+                os.unlink(tmp.name)
+                raise
+    except (AllocateError, OSError, json.JSONDecodeError) as exc:
+        print(f"allocate: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"what-if page written to {args.out} ({len(data):,} bytes)")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -126,15 +156,9 @@ def _report(args: argparse.Namespace) -> int:
         else:
             problem = read_problem(args.problem)
         allocation = solve(problem, args.backend)
-        front = None
-        if args.frontier:
-            with progress_bar("weight frontier: solves") as step:
-                front = frontier(problem, args.backend, progress=step)
+        front = frontier(problem, args.backend) if args.frontier else None
         wanted = [a.id for a in problem.applications[: args.explain]]
-        expl = None
-        if wanted:
-            with progress_bar("explaining: re-solves") as step:
-                expl = explain(problem, allocation, args.backend, applications=wanted, progress=step)
+        expl = explain(problem, allocation, args.backend, applications=wanted) if wanted else None
         args.out.write_text(
             html_report(problem, allocation, frontier=front, explanations=expl), encoding="utf-8"
         )
@@ -254,42 +278,14 @@ def _sweep(problem: Problem, shares: list[float], backend: str, out: Path | None
     return 0
 
 
-def _analysis(args: argparse.Namespace) -> int:
-    """`allocate diagnose` and `allocate robustness`: print the analysis's text."""
-    if args.demo == (args.problem is not None):
-        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
-        return 2
-    try:
-        from allocate.scenarios import east_sussex_2011
-
-        if args.command == "diagnose":
-            from allocate.analysis.diagnose import diagnose
-
-            problem = east_sussex_2011(setting="infeasible") if args.demo else read_problem(args.problem)
-            found = diagnose(problem, args.backend)
-            print(found.text())
-            return 0 if found.feasible else 1
-        from allocate.analysis.robustness import ScoreNoise, robustness
-
-        problem = east_sussex_2011() if args.demo else read_problem(args.problem)
-        noise = ScoreNoise(panel_sd=args.panel_sd, score_sd=args.score_sd, social_sd=args.social_sd)
-        with progress_bar(f"robustness: {args.samples} noisy re-scorings") as step:
-            r = robustness(problem, noise, args.samples, args.seed, backend=args.backend, progress=step)
-        print(r.text())
-    except (AllocateError, OSError, ValueError, json.JSONDecodeError) as exc:
-        print(f"allocate: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("diagnose", "robustness"):
-        return _analysis(args)
     if args.command == "report":
         return _report(args)
     if args.command == "explain":
         return _explain(args)
+    if args.command == "whatif":
+        return _whatif(args)
     try:
         if args.command == "bench":
             return _bench(args.seed, args.time_limit)

@@ -2,13 +2,14 @@
 
 The frontier gives every distinct optimal allocation and the interval of shares where it is
 optimal. A share grid (0, 1/steps, ..., 1) is mapped to those allocations by their value at
-each share. Where two allocations tie, or come within `TIE_MARGIN` of a tie (a grid share on or
-next to a breakpoint, where a solver's tolerance could pick either), and at the two ends
-(where allocations equal on the one side that counts tie), the grid share is not decided from
-the frontier: `solve` is called at that share and its answer is what the map holds. So the
-map agrees with ``solve(problem, weights=...)`` at every grid share by construction at the
-ambiguous ones, and by the frontier's exactness elsewhere (an allocation strictly inside its
-interval is the only optimal (outcome, social) point there).
+each share. Where two allocations tie, or come within `TIE_MARGIN` of a tie (a grid share on
+or next to a breakpoint, where a solver's tolerance could pick either; the margin `sweep` uses
+when it reads shares off the frontier), and at the two ends (where allocations equal on the
+one side that counts tie), the grid share is not decided from the frontier: `solve` is called
+at that share and its answer is what the map holds. So the map agrees with
+``solve(problem, weights=...)`` at every grid share: by construction at the ambiguous ones,
+and by the frontier's exactness elsewhere (an allocation strictly inside its interval is the
+only optimal (outcome, social) point there).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from allocate.analysis.frontier import Frontier, frontier
-from allocate.analysis.whatif import as_weights
+from allocate.analysis.whatif import TIE_MARGIN, as_weights
 from allocate.backends import DEFAULT_BACKEND
 from allocate.candidates import Candidate
 from allocate.compile import compile_problem
@@ -29,10 +30,6 @@ from allocate.result import Allocation
 from allocate.solve import solve
 from allocate.tally import candidate_value
 from allocate.verify import resolve
-
-TIE_MARGIN = 1e-6
-"""Relative value gap below which two allocations count as tied at a grid share (CP-SAT's
-objective resolution is about 2^-50 and the frontier's own tie slack 1e-9: far inside this)."""
 
 Key = frozenset[tuple[str, str | None]]
 """An allocation's identity: its (application, variant) awards."""
