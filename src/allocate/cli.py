@@ -19,6 +19,7 @@ from allocate.io.threesixty import write_360giving_csv, write_360giving_json
 from allocate.io.transparency import write_transparency_csv
 from allocate.io.write import write_allocation, write_csv
 from allocate.model import Problem, Weights
+from allocate.progress import progress_bar
 from allocate.solve import solve
 from allocate.summary import summarise
 
@@ -74,6 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="East Sussex reference: every backend vs the greedy status quo")
     bench.add_argument("--seed", type=int, default=2011)
     bench.add_argument("--time-limit", type=float, default=120.0)
+    diagnose_cmd = sub.add_parser("diagnose", help="which rules clash, and the least change that fixes it")
+    diagnose_cmd.add_argument("problem", type=Path, nargs="?", default=None)
+    diagnose_cmd.add_argument("--demo", action="store_true", help="East Sussex 2011, infeasible setting")
+    diagnose_cmd.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
+    robust_cmd = sub.add_parser("robustness", help="funding probabilities under score noise")
+    robust_cmd.add_argument("problem", type=Path, nargs="?", default=None)
+    robust_cmd.add_argument("--demo", action="store_true", help="use the East Sussex 2011 scenario")
+    robust_cmd.add_argument("--samples", type=int, default=100, help="noisy re-scorings to solve")
+    robust_cmd.add_argument("--seed", type=int, default=0)
+    robust_cmd.add_argument("--panel-sd", type=float, default=2.0, help="outcome-score bias per panel (SD)")
+    robust_cmd.add_argument("--score-sd", type=float, default=4.0, help="outcome-score noise per bid (SD)")
+    robust_cmd.add_argument("--social-sd", type=float, default=0.0, help="noise per social score (SD)")
+    robust_cmd.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
     explain_cmd = sub.add_parser(
         "explain", help="solve, then the outcome of every application with its reason (feedback table)"
     )
@@ -156,9 +170,15 @@ def _report(args: argparse.Namespace) -> int:
         else:
             problem = read_problem(args.problem)
         allocation = solve(problem, args.backend)
-        front = frontier(problem, args.backend) if args.frontier else None
+        front = None
+        if args.frontier:
+            with progress_bar("weight frontier: solves") as step:
+                front = frontier(problem, args.backend, progress=step)
         wanted = [a.id for a in problem.applications[: args.explain]]
-        expl = explain(problem, allocation, args.backend, applications=wanted) if wanted else None
+        expl = None
+        if wanted:
+            with progress_bar("explaining: re-solves") as step:
+                expl = explain(problem, allocation, args.backend, applications=wanted, progress=step)
         args.out.write_text(
             html_report(problem, allocation, frontier=front, explanations=expl), encoding="utf-8"
         )
@@ -278,8 +298,38 @@ def _sweep(problem: Problem, shares: list[float], backend: str, out: Path | None
     return 0
 
 
+def _analysis(args: argparse.Namespace) -> int:
+    """`allocate diagnose` and `allocate robustness`: print the analysis's text."""
+    if args.demo == (args.problem is not None):
+        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
+        return 2
+    try:
+        from allocate.scenarios import east_sussex_2011
+
+        if args.command == "diagnose":
+            from allocate.analysis.diagnose import diagnose
+
+            problem = east_sussex_2011(setting="infeasible") if args.demo else read_problem(args.problem)
+            found = diagnose(problem, args.backend)
+            print(found.text())
+            return 0 if found.feasible else 1
+        from allocate.analysis.robustness import ScoreNoise, robustness
+
+        problem = east_sussex_2011() if args.demo else read_problem(args.problem)
+        noise = ScoreNoise(panel_sd=args.panel_sd, score_sd=args.score_sd, social_sd=args.social_sd)
+        with progress_bar(f"robustness: {args.samples} noisy re-scorings") as step:
+            r = robustness(problem, noise, args.samples, args.seed, backend=args.backend, progress=step)
+        print(r.text())
+    except (AllocateError, OSError, ValueError, json.JSONDecodeError) as exc:
+        print(f"allocate: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("diagnose", "robustness"):
+        return _analysis(args)
     if args.command == "report":
         return _report(args)
     if args.command == "explain":
