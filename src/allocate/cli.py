@@ -6,14 +6,20 @@ PROBLEM is a .json file, an .xlsx workbook or a folder of CSV files (see docs/da
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TextIO
 
 from allocate.analysis.equality import equality_summary
 from allocate.backends import DEFAULT_BACKEND, NAMES
 from allocate.errors import AllocateError
-from allocate.io import publisher
+from allocate.io import atomic, publisher
 from allocate.io.read import read_problem
 from allocate.io.threesixty import write_360giving_csv, write_360giving_json
 from allocate.io.transparency import write_transparency_csv
@@ -23,13 +29,44 @@ from allocate.progress import progress_bar
 from allocate.solve import solve
 from allocate.summary import summarise
 
+MAX_STEPS = 100_001
+"""The most shares `allocate sweep --steps` takes (a thousandth of a percent apart)."""
+
+
+def _number(text: str, what: str, ok: Callable[[float], bool]) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    return _number(text, "a number of seconds > 0", lambda v: v > 0)
+
+
+def _share(text: str) -> float:
+    return _number(text, "a share from 0 to 1", lambda v: 0 <= v <= 1)
+
+
+def _steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 2 <= value <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"{value} is not from 2 to {MAX_STEPS:,}")
+    return value
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="allocate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
-    common.add_argument("--time-limit", type=float, default=None, help="seconds")
+    common.add_argument("--time-limit", type=_seconds, default=None, help="seconds")
     common.add_argument(
         "--certify",
         action=argparse.BooleanOptionalAction,
@@ -37,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         help="have a second, different solver confirm the answer (default: on; about doubles the time)",
     )
     common.add_argument(
-        "--social-share", type=float, default=None, help="social value share of the score, 0..1"
+        "--social-share", type=_share, default=None, help="social value share of the score, 0..1"
     )
     common.add_argument(
         "--out",
@@ -69,12 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     sweep_cmd = sub.add_parser("sweep", help="solve many social value shares (progress bar), print a table")
     sweep_cmd.add_argument("problem", type=Path, nargs="?", default=None)
     sweep_cmd.add_argument("--demo", action="store_true", help="use the East Sussex 2011 scenario")
-    sweep_cmd.add_argument("--steps", type=int, default=11, help="shares 0, 1/(steps-1), ..., 1")
+    sweep_cmd.add_argument(
+        "--steps", type=_steps, default=11, help=f"shares 0, 1/(steps-1), ..., 1 (2..{MAX_STEPS:,})"
+    )
     sweep_cmd.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
     sweep_cmd.add_argument("--out", type=Path, default=None, help="write the table as CSV here")
     bench = sub.add_parser("bench", help="East Sussex reference: every backend vs the greedy status quo")
     bench.add_argument("--seed", type=int, default=2011)
-    bench.add_argument("--time-limit", type=float, default=120.0)
+    bench.add_argument("--time-limit", type=_seconds, default=120.0)
     diagnose_cmd = sub.add_parser("diagnose", help="which rules clash, and the least change that fixes it")
     diagnose_cmd.add_argument("problem", type=Path, nargs="?", default=None)
     diagnose_cmd.add_argument("--demo", action="store_true", help="East Sussex 2011, infeasible setting")
@@ -148,8 +187,7 @@ def _whatif(args: argparse.Namespace) -> int:
                 os.unlink(tmp.name)
                 raise
     except (AllocateError, OSError, json.JSONDecodeError) as exc:
-        print(f"allocate: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     print(f"what-if page written to {args.out} ({len(data):,} bytes)")
     return 0
 
@@ -183,8 +221,7 @@ def _report(args: argparse.Namespace) -> int:
             html_report(problem, allocation, frontier=front, explanations=expl), encoding="utf-8"
         )
     except (AllocateError, OSError, json.JSONDecodeError) as exc:
-        print(f"allocate: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     print(summarise(problem, allocation))
     print(f"report written to {args.out}")
     return 0 if allocation.status in ("optimal", "feasible") else 1
@@ -219,8 +256,7 @@ def _explain(args: argparse.Namespace) -> int:
             write_outcomes(rows, args.out)
             print(f"outcomes written to {args.out}")
     except (AllocateError, OSError, json.JSONDecodeError) as exc:
-        print(f"allocate: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     return 0
 
 
@@ -293,7 +329,7 @@ def _sweep(problem: Problem, shares: list[float], backend: str, out: Path | None
         )
     Console(width=120).print(table)
     if out is not None:
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        atomic.write_text(out, "\n".join(lines) + "\n")
         print(f"sweep written to {out}")
     return 0
 
@@ -321,8 +357,7 @@ def _analysis(args: argparse.Namespace) -> int:
             r = robustness(problem, noise, args.samples, args.seed, backend=args.backend, progress=step)
         print(r.text())
     except (AllocateError, OSError, ValueError, json.JSONDecodeError) as exc:
-        print(f"allocate: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     return 0
 
 
@@ -332,6 +367,77 @@ def main(argv: list[str] | None = None) -> int:
         return _analysis(args)
     if args.command == "report":
         return _report(args)
+    """Run one command. Exit codes: 0 done; 1 no allocation meets the rules (no file written);
+    2 bad input, arguments or output path (one line on stderr); 130 interrupted (Ctrl-C)."""
+    with _quiet_if_stdout_closes():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            print("allocate: interrupted", file=sys.stderr)
+            return 130
+        except (AllocateError, OSError) as exc:
+            return _error(exc)
+
+
+def _error(exc: BaseException) -> int:
+    """Print an error on one line; exit code 2."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        text = f"{exc.filename}: {exc.strerror or exc}"
+    else:
+        text = str(exc)
+    print(f"allocate: error: {' '.join(text.split())}", file=sys.stderr)
+    return 2
+
+
+@contextmanager
+def _quiet_if_stdout_closes() -> Iterator[None]:
+    """`allocate solve x.json | head`: once stdout's reader has gone, output is dropped and the
+    command carries on (its files are still written), with no BrokenPipeError traceback."""
+    real = sys.stdout
+    sys.stdout = guarded = _PipeGuard(real)
+    try:
+        yield
+    finally:
+        sys.stdout = real
+        if guarded.broken:  # Python flushes stdout at exit: into the closed pipe, that would fail
+            with suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), real.fileno())
+
+
+class _PipeGuard(io.TextIOBase):
+    """A text stream writing to another until it reports a closed pipe, then to nowhere."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self.broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self.broken = True
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.stream.encoding
+
+
+def _main(argv: list[str] | None = None) -> int:
     if args.command == "explain":
         return _explain(args)
     if args.command == "whatif":
@@ -349,11 +455,10 @@ def main(argv: list[str] | None = None) -> int:
                 round_ = east_sussex_2011()
             else:
                 round_ = read_problem(args.problem)
-            shares = [i / max(1, args.steps - 1) for i in range(max(1, args.steps))]
+            shares = [i / (args.steps - 1) for i in range(args.steps)]
             return _sweep(round_, shares, args.backend, args.out)
     except (AllocateError, OSError, json.JSONDecodeError) as exc:
-        print(f"allocate: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     try:
         if args.command == "demo":
             from allocate.scenarios import east_sussex_2011
@@ -377,13 +482,10 @@ def main(argv: list[str] | None = None) -> int:
             problem, args.backend, weights=weights, time_limit=args.time_limit, certify=args.certify
         )
     except (AllocateError, OSError, json.JSONDecodeError) as exc:
-        print(f"allocate: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     if args.command == "equality":
         summary = equality_summary(problem, allocation)
         print(summary.text())
-        if args.csv is not None:
-            write_csv(args.csv, *summary.to_rows())
     else:
         print(summarise(problem, allocation))
     try:
@@ -391,7 +493,14 @@ def main(argv: list[str] | None = None) -> int:
             write_allocation(problem, allocation, args.out)
             print(f"allocation written to {args.out}")
         if args.threesixty is not None:
+    if allocation.status not in ("optimal", "feasible"):
+        if any(f is not None for f in (args.out, args.threesixty, args.transparency, getattr(args, "csv", None))):
+            print("allocate: no allocation, so no file was written", file=sys.stderr)
+        return 1
             if args.threesixty.suffix.lower() == ".json":
+        if args.command == "equality" and args.csv is not None:
+            write_csv(args.csv, *summary.to_rows())
+            print(f"equality summary written to {args.csv}")
                 write_360giving_json(problem, allocation, args.threesixty, pub)
             else:
                 write_360giving_csv(problem, allocation, args.threesixty, pub)
@@ -400,8 +509,7 @@ def main(argv: list[str] | None = None) -> int:
             write_transparency_csv(problem, allocation, args.transparency, pub)
             print(f"Transparency Code grants written to {args.transparency}")
     except (AllocateError, OSError) as exc:
-        print(f"allocate: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     return 0 if allocation.status in ("optimal", "feasible") else 1
 
 

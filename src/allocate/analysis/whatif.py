@@ -9,7 +9,6 @@ pool by default); a Dask ``distributed`` client's ``get_executor()`` works uncha
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -24,6 +23,7 @@ from allocate.compile import CompiledProblem, compile_problem
 from allocate.finish import finish
 from allocate.model import Problem, Weights
 from allocate.options import SolverOptions
+from allocate.processes import process_pool, stop
 from allocate.result import Allocation
 from allocate.solve import solve
 
@@ -119,15 +119,7 @@ def _solve_each(
     size = batch_size or max(1, math.ceil(len(ws) / workers))
     batches = [ws[i : i + size] for i in range(0, len(ws), size)]
     owned = executor is None
-    # "spawn", not Linux's default "fork": forking a process whose solver (HiGHS) has already
-    # started its thread pool deadlocks the children.
-    pool: Executor = (
-        ProcessPoolExecutor(
-            max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("spawn")
-        )
-        if executor is None
-        else executor
-    )
+    pool: Executor = process_pool(min(workers, len(batches))) if executor is None else executor
     try:
         futures: dict[Future[list[Allocation]], int] = {
             pool.submit(solve_batch, problem, batch, backend, opts): i for i, batch in enumerate(batches)
@@ -139,9 +131,12 @@ def _solve_each(
             done += len(results[futures[fut]])
             if progress is not None:
                 progress(offset + done, len(ws) + offset if total is None else total)
-    finally:
-        if owned:
-            pool.shutdown()
+    except BaseException:
+        if isinstance(pool, ProcessPoolExecutor) and owned:
+            stop(pool)  # at once: a failed or interrupted sweep does not wait for every solve
+        raise
+    if owned:
+        pool.shutdown()
     return [a for batch in results for a in batch]
 
 

@@ -17,12 +17,11 @@ objective, see `allocate.backends.base.PinningSession`).
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -30,6 +29,7 @@ from allocate.backends import get_backend
 from allocate.backends.base import Session
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.model import Problem
+from allocate.processes import process_pool, stopping
 
 T = TypeVar("T")
 
@@ -90,8 +90,8 @@ def workers() -> int:
 def executor_for(executor: Executor | None, tasks: int, candidates: int) -> Iterator[Executor]:
     """`executor`, or a default: a process pool ("spawn") for rounds worth it, else `Serial`.
 
-    A pool made here is shut down on leaving. "spawn", not Linux's default "fork": forking a
-    process whose solver (HiGHS) has started its thread pool deadlocks the children.
+    A pool made here is shut down on leaving, and its workers stopped at once if the block
+    fails or is interrupted (`allocate.processes`).
     """
     if executor is not None:
         yield executor
@@ -99,13 +99,8 @@ def executor_for(executor: Executor | None, tasks: int, candidates: int) -> Iter
     if tasks < 2 or workers() < 2 or candidates < POOL_MIN_CANDIDATES:
         yield Serial()
         return
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers(), tasks), mp_context=multiprocessing.get_context("spawn")
-    )
-    try:
+    with stopping(process_pool(min(workers(), tasks))) as pool:
         yield pool
-    finally:
-        pool.shutdown(cancel_futures=True)
 
 
 def chunks(items: list[T], parts: int) -> list[list[T]]:
