@@ -362,11 +362,6 @@ def _analysis(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command in ("diagnose", "robustness"):
-        return _analysis(args)
-    if args.command == "report":
-        return _report(args)
     """Run one command. Exit codes: 0 done; 1 no allocation meets the rules (no file written);
     2 bad input, arguments or output path (one line on stderr); 130 interrupted (Ctrl-C)."""
     with _quiet_if_stdout_closes():
@@ -438,6 +433,11 @@ class _PipeGuard(io.TextIOBase):
 
 
 def _main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command in ("diagnose", "robustness"):
+        return _analysis(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "explain":
         return _explain(args)
     if args.command == "whatif":
@@ -488,19 +488,19 @@ def _main(argv: list[str] | None = None) -> int:
         print(summary.text())
     else:
         print(summarise(problem, allocation))
-    try:
-        if args.out is not None:
-            write_allocation(problem, allocation, args.out)
-            print(f"allocation written to {args.out}")
-        if args.threesixty is not None:
     if allocation.status not in ("optimal", "feasible"):
         if any(f is not None for f in (args.out, args.threesixty, args.transparency, getattr(args, "csv", None))):
             print("allocate: no allocation, so no file was written", file=sys.stderr)
         return 1
-            if args.threesixty.suffix.lower() == ".json":
+    try:
         if args.command == "equality" and args.csv is not None:
             write_csv(args.csv, *summary.to_rows())
             print(f"equality summary written to {args.csv}")
+        if args.out is not None:
+            write_allocation(problem, allocation, args.out)
+            print(f"allocation written to {args.out}")
+        if args.threesixty is not None:
+            if args.threesixty.suffix.lower() == ".json":
                 write_360giving_json(problem, allocation, args.threesixty, pub)
             else:
                 write_360giving_csv(problem, allocation, args.threesixty, pub)
