@@ -144,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--explain", type=int, default=0, metavar="N", help="explain the first N applications"
     )
+    report.add_argument(
+        "--margins", action="store_true", help="each application's exact margin in the outcome table (slower)"
+    )
     report.add_argument("--backend", choices=NAMES, default=DEFAULT_BACKEND)
     report.add_argument("--out", type=Path, required=True, help="the .html file to write")
     whatif = sub.add_parser(
@@ -195,6 +198,7 @@ def _whatif(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from allocate.analysis.explain import explain
     from allocate.analysis.frontier import frontier
+    from allocate.outcomes import outcomes
     from allocate.report import html_report
 
     if args.demo == (args.problem is not None):
@@ -217,8 +221,9 @@ def _report(args: argparse.Namespace) -> int:
         if wanted:
             with progress_bar("explaining: re-solves") as step:
                 expl = explain(problem, allocation, args.backend, applications=wanted, progress=step)
-        args.out.write_text(
-            html_report(problem, allocation, frontier=front, explanations=expl), encoding="utf-8"
+        rows = outcomes(problem, allocation, args.backend) if args.margins and allocation.awards else None
+        atomic.write_text(
+            args.out, html_report(problem, allocation, frontier=front, explanations=expl, outcomes=rows)
         )
     except (AllocateError, OSError, json.JSONDecodeError) as exc:
         return _error(exc)

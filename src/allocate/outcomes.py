@@ -207,7 +207,10 @@ def _reason(
         if mark.fails(outcome, social):
             return "pass mark", _below(mark, outcome, social)
     if ex is None:
-        return "not explained", "Not funded (reasons not worked out: margins were not asked for)."
+        return "not explained", (
+            "Not funded: other bids were preferred within the budget and the rules "
+            "(margins not worked out)."
+        )
     if ex.margin is None:
         why = "; ".join(blocked) if blocked else "the rules of the round"
         return "rule", f"Not funded: no allocation meeting every rule can include it ({why})."
@@ -250,7 +253,7 @@ def _blocking_rows(
     found = find_conflict(compile_problem(forced), get_backend(backend), options or SolverOptions())
     said = sentences(problem)
     lock = Lock(application=app.id).label
-    return tuple(dict.fromkeys(said.get(r, r) for r in found.rows if r != lock))
+    return tuple(dict.fromkeys(said.get(r, r).rstrip(".") for r in found.rows if r != lock))
 
 
 # ---------------------------------------------------------------------------- tables

@@ -1,10 +1,12 @@
 """A self-contained HTML report of an allocation, for councillors and the public.
 
-One file, inline CSS and inline SVG charts, no scripts and no external resources:
-status and value, the award schedule, money by district against need share (table and
-bar chart), money by client group, the rules report (binding rules highlighted, breaches
-flagged), optional explanations and an optional weight-frontier chart (matplotlib).
-Every string taken from the problem is escaped with `html.escape`.
+One file, inline CSS and inline SVG charts, no scripts and no external resources, readable
+at phone width and in print: a status badge that agrees with every row below it, the award
+schedule, money by district against need share (table in £ and percentage points, bar
+chart), money by client group, every application's outcome and reason, each rule in plain
+words, optional explanations and weight frontier (matplotlib), and an appendix of technical
+details (solver, bound, fingerprint, rule rows by label). Every string taken from the
+problem is escaped with `html.escape`.
 """
 
 from __future__ import annotations
@@ -16,93 +18,131 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from allocate.model import Problem
+from allocate.money import amount, pounds
 from allocate.result import Allocation, RuleReport
-from allocate.summary import pounds
 from allocate.tally import Tally
 from allocate.verify import resolve
+from allocate.wording import sentences, words
 
 if TYPE_CHECKING:
     from allocate.analysis.explain import Explanation, Explanations
     from allocate.analysis.frontier import Frontier, FrontierPoint
+    from allocate.outcomes import Outcome
 
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 2rem auto;
-  max-width: 1100px; padding: 0 1rem; color: #1b1b1b; line-height: 1.4; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 1.5rem auto;
+  max-width: 1100px; padding: 0 1rem; color: #1b1b1b; line-height: 1.45; }
 h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 2px solid #ddd; padding-bottom: 0.2rem; }
+p.lead { font-size: 1.05rem; }
+.wide { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; width: 100%; font-size: 0.88rem; margin: 0.5rem 0; }
-th, td { border-bottom: 1px solid #e3e3e3; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
-th { background: #f3f4f6; position: sticky; top: 0; }
+th, td { border-bottom: 1px solid #e3e3e3; padding: 0.25rem 0.45rem; text-align: left; vertical-align: top;
+  overflow-wrap: break-word; }
+td.text { overflow-wrap: anywhere; }
+td.id { white-space: nowrap; }
+th { background: #f3f4f6; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.binding td { background: #fff6d6; }
 tr.breach td { background: #fde2e2; color: #8a1010; font-weight: 600; }
-.status { display: inline-block; padding: 0.1rem 0.6rem; border-radius: 0.8rem; font-weight: 600; }
+tr.below td { background: #fff1e0; }
+tr.funded td:first-child { border-left: 4px solid #2f855a; }
+.status { display: inline-block; padding: 0.15rem 0.7rem; border-radius: 0.8rem; font-weight: 600; }
 .status.ok { background: #d9f2de; color: #145a22; }
+.status.warn { background: #fff1d6; color: #7a4b00; }
 .status.bad { background: #fde2e2; color: #8a1010; }
-dl.summary { display: grid; grid-template-columns: max-content auto; gap: 0.2rem 1rem; }
+dl.summary { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.2rem 1rem; }
 dl.summary dt { font-weight: 600; }
-dl.summary dd { margin: 0; }
-.muted { color: #666; font-size: 0.85rem; }
+dl.summary dd { margin: 0; overflow-wrap: anywhere; }
+.muted { color: #555; font-size: 0.85rem; }
 .chart { margin: 0.5rem 0 1rem; }
 .chart svg { max-width: 100%; height: auto; }
 details summary { cursor: pointer; margin: 0.5rem 0; color: #2b6cb0; }
 ul.explain li { margin-bottom: 0.4rem; white-space: pre-wrap; }
+code { overflow-wrap: anywhere; }
 .legend span { display: inline-block; width: 0.9em; height: 0.9em; margin: 0 0.3em 0 1em;
   vertical-align: middle; }
+section.appendix { margin-top: 3rem; border-top: 3px double #ccc; }
+@media (max-width: 700px) {
+  body { margin: 0.8rem auto; padding: 0 0.5rem; }
+  table { font-size: 0.8rem; }
+  th, td { padding: 0.2rem 0.3rem; }
+  .optional { display: none; }
+}
+@media print {
+  body { max-width: none; margin: 0; font-size: 10pt; }
+  h2 { break-after: avoid; }
+  tr { break-inside: avoid; }
+  .wide { overflow: visible; }
+  details > summary { display: none; }
+  section.appendix { break-before: page; }
+}
 """
 
 _MONEY_COLOUR = "#2b6cb0"
 _NEED_COLOUR = "#c9a227"
+_BELOW = 0.75
+"""A district getting less than this fraction of its need share is highlighted (not a rule)."""
 
 
 def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _amount(value: float, unit: str) -> str:
-    if unit == "pence":
-        return pounds(value)
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+def _num(value: float) -> str:
+    """A value for display: thousands separators, no float noise."""
+    return f"{round(value, 1) + 0.0:,.1f}"
 
 
-def _summary(problem: Problem, allocation: Allocation) -> str:
-    good = allocation.status in ("optimal", "feasible")
-    w = allocation.weights
-    rows = [
-        (
-            "Status",
-            f'<span class="status {"ok" if good else "bad"}">{_e(allocation.status)}</span> '
-            f"{_e(allocation.message)}",
-        ),
-        (
-            "Solver",
-            f"{_e(allocation.solver.backend)} ({_e(allocation.solver.version)}), "
-            f"{allocation.solver.seconds:.2f} s",
-        ),
-    ]
+def _table(head: str, body: Sequence[str], foot: str = "") -> str:
+    return (
+        f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+        f"{f'<tfoot>{foot}</tfoot>' if foot else ''}</table></div>"
+    )
+
+
+def _below_need(problem: Problem, tally: Tally | None) -> list[str]:
+    """Districts getting less than three quarters of their need share (information, not a rule)."""
+    if tally is None or not tally.total:
+        return []
+    need = {d.id: d.need for d in problem.districts}
+    need_total = sum(need.values())
+    money = tally.attributed("district")
+    return [d for d, m in money.items() if m / tally.total + 1e-12 < need[d] / need_total * _BELOW]
+
+
+def _verdict(allocation: Allocation, below: Sequence[str]) -> tuple[str, str]:
+    """The status badge: its class and words, agreeing with every rule row and district row."""
+    broken = [r for r in allocation.rules_report if not r.ok]
+    if allocation.status == "infeasible":
+        return "bad", "No allocation meets every rule"
+    if not allocation.awards and allocation.status != "optimal":
+        return "bad", "No allocation found"
+    if broken or not allocation.verified:
+        return "bad", f"{len(broken)} rule rows NOT met"
+    best = "Proven best allocation" if allocation.status == "optimal" else "Good allocation, not proven best"
+    if below:
+        return "warn", f"{best}; every rule met, but {len(below)} districts get under 3/4 of their need share"
+    if allocation.status != "optimal":
+        return "warn", f"{best}; every rule met"
+    return "ok", f"{best}; every rule met"
+
+
+def _summary(problem: Problem, allocation: Allocation, below: Sequence[str]) -> str:
+    kind, verdict = _verdict(allocation, below)
+    lines = [f'<p><span class="status {kind}">{_e(verdict)}</span></p>']
     if allocation.awards:
         orgs = {a.organisation for a in allocation.awards}
-        rows += [
-            (
-                "Awards",
-                f"{len(allocation.awards)} of {len(problem.applications)} applications, "
-                f"{len(orgs)} organisations",
-            ),
-            ("Money", f"{_e(pounds(allocation.total))} of {_e(pounds(problem.budget.total))} budget"),
-            (
-                "Value",
-                f"{allocation.value:,.1f} (outcome {allocation.value_outcome:,.1f}, "
-                f"social {allocation.value_social:,.1f})",
-            ),
-            ("Weights", f"social value share {w.social_value_share:.0%}, form {_e(w.value_form)}"),
-        ]
-    if allocation.gap is not None and allocation.bound is not None:
-        rows.append(("Bound", f"{allocation.bound:,.1f}, gap {allocation.gap:.2e}"))
-    rows.append(
-        ("Verified", f"{_e(allocation.verified)}; fingerprint <code>{_e(allocation.fingerprint)}</code>")
-    )
-    body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    return f'<dl class="summary">{body}</dl>'
+        w = allocation.weights
+        lines.append(
+            f'<p class="lead">{len(allocation.awards)} of {len(problem.applications)} applications are '
+            f"funded, {len(orgs)} organisations, {_e(pounds(allocation.total))} of the "
+            f"{_e(pounds(problem.budget.total))} budget. Bids were valued on their panel outcome score "
+            f"({1 - w.social_value_share:.0%}) and social value ({w.social_value_share:.0%}).</p>"
+        )
+    else:
+        lines.append(f'<p class="lead">{_e(allocation.message)}</p>')
+    return "".join(lines)
 
 
 def _awards(problem: Problem, allocation: Allocation) -> str:
@@ -114,25 +154,51 @@ def _awards(problem: Problem, allocation: Allocation) -> str:
         option = "as submitted" if a.variant is None else f"variant {a.variant}"
         rows.append(
             f"<tr><td>{_e(a.application)}</td><td>{_e(a.organisation)}</td>"
-            f"<td>{_e(titles.get(a.application, ''))}</td><td>{_e(option)}</td>"
-            f'<td class="num">{_e(pounds(a.amount))}</td><td class="num">{a.value:,.1f}</td></tr>'
+            f'<td class="optional">{_e(titles.get(a.application, ""))}</td><td>{_e(option)}</td>'
+            f'<td class="num">{_e(pounds(a.amount))}</td><td class="num optional">{_num(a.value)}</td></tr>'
         )
     total = (
-        f'<tr><th colspan="4">Total ({len(allocation.awards)} awards)</th>'
+        f'<tr><th colspan="2">Total ({len(allocation.awards)} awards)</th><th class="optional"></th><th></th>'
         f'<th class="num">{_e(pounds(allocation.total))}</th>'
-        f'<th class="num">{allocation.value:,.1f}</th></tr>'
+        f'<th class="num optional">{_num(allocation.value)}</th></tr>'
+    )
+    head = (
+        '<th>Application</th><th>Organisation</th><th class="optional">Title</th><th>Option</th>'
+        '<th class="num">Amount</th><th class="num optional">Value</th>'
+    )
+    return _table(head, rows, total)
+
+
+def _outcomes(rows: Sequence[Outcome]) -> str:
+    if not rows:
+        return "<p>No applications.</p>"
+    body = []
+    for o in rows:
+        where = "; ".join(o.districts) or "county-wide"
+        cls = ' class="funded"' if o.funded else ""
+        option = "" if o.variant is None else f'<br><span class="muted">{_e(o.option)}</span>'
+        body.append(
+            f'<tr{cls}><td class="id">{_e(o.application)}{option}</td>'
+            f'<td>{"funded" if o.funded else "not funded"}</td><td class="num">{_e(pounds(o.amount_pence))}</td>'
+            f'<td class="optional text">{_e(o.organisation)}</td><td class="optional text">{_e(where)}</td>'
+            f'<td class="num optional">{o.outcome_score:g}</td><td class="text">{_e(o.text)}</td></tr>'
+        )
+    head = (
+        '<th>Application</th><th>Outcome</th><th class="num">Amount</th><th class="optional">Organisation</th>'
+        '<th class="optional">Districts</th><th class="num optional">Score</th><th>Why</th>'
     )
     return (
-        "<table><thead><tr><th>Application</th><th>Organisation</th><th>Title</th><th>Option</th>"
-        '<th class="num">Amount</th><th class="num">Value</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody><tfoot>{total}</tfoot></table>"
+        _table(head, body)
+        + '<p class="muted">Amounts are the award for funded bids and the sum asked for otherwise. '
+        "Margins in outcome-score points are exact: a bid would have been funded with more points than "
+        "stated (funded bids: would still be funded with fewer).</p>"
     )
 
 
 def _bar_chart(rows: Sequence[tuple[str, float, float]]) -> str:
     """Horizontal bars: share of money (blue) against share of need (gold) per key."""
-    label_w, bar_w, row_h = 190, 560, 34
-    width, height = label_w + bar_w + 70, row_h * len(rows) + 20
+    label_w, bar_w, row_h = 170, 360, 34
+    width, height = label_w + bar_w + 60, row_h * len(rows) + 20
     top = max([1e-9, *(max(s, n) for _, s, n in rows)])
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -156,7 +222,7 @@ def _bar_chart(rows: Sequence[tuple[str, float, float]]) -> str:
     return "".join(parts)
 
 
-def _districts(problem: Problem, tally: Tally) -> str:
+def _districts(problem: Problem, tally: Tally, below: Sequence[str]) -> str:
     total = max(tally.total, 1)
     need = {d.id: d.need for d in problem.districts}
     need_total = sum(need.values())
@@ -165,25 +231,28 @@ def _districts(problem: Problem, tally: Tally) -> str:
     rows, chart = [], []
     for d, m in money.items():
         share, need_share = m / total, need[d] / need_total
-        gap_class = ' class="breach"' if share + 1e-12 < need_share * 0.75 else ""
+        flag = ' class="below"' if d in below else ""
         rows.append(
-            f"<tr{gap_class}><td>{_e(d)}</td><td class='num'>{_e(pounds(m))}</td>"
+            f"<tr{flag}><td>{_e(d)}</td><td class='num'>{_e(pounds(m))}</td>"
             f"<td class='num'>{share:.1%}</td><td class='num'>{need_share:.1%}</td>"
-            f"<td class='num'>{share - need_share:+.1%}</td><td class='num'>{serving[d]}</td></tr>"
+            f"<td class='num'>{(share - need_share) * 100:+.1f} pp</td>"
+            f"<td class='num optional'>{serving[d]}</td></tr>"
         )
         chart.append((d, share, need_share))
+    head = (
+        "<th>District</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>Need share</th>"
+        "<th class='num'>Gap</th><th class='num optional'>Awards serving</th>"
+    )
     return (
         '<div class="chart">'
         + _bar_chart(chart)
         + f'<div class="legend muted"><span style="background:{_MONEY_COLOUR}"></span>share of money'
         f'<span style="background:{_NEED_COLOUR}"></span>share of need</div></div>'
-        "<table><thead><tr><th>District</th><th class='num'>Money (attributed)</th>"
-        "<th class='num'>Share</th><th class='num'>Need share</th><th class='num'>Gap</th>"
-        "<th class='num'>Awards serving</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        '<p class="muted">Money for awards serving several districts (or the whole county) is '
-        "attributed pro rata, as the rules attribute it. Rows in red get less than three "
-        "quarters of their need share.</p>"
+        + _table(head, rows)
+        + '<p class="muted">Money for awards serving several districts (or the whole county) is '
+        "attributed pro rata, as the rules attribute it. The gap is in percentage points (pp). "
+        "Highlighted rows get less than three quarters of their need share; whether that breaks a "
+        "rule is shown under Rules.</p>"
     )
 
 
@@ -191,15 +260,12 @@ def _client_groups(tally: Tally) -> str:
     total = max(tally.total, 1)
     serving = tally.serving("client_group")
     rows = [
-        f"<tr><td>{_e(g)}</td><td class='num'>{_e(pounds(m))}</td><td class='num'>{m / total:.1%}</td>"
+        f"<tr><td>{_e(words(g))}</td><td class='num'>{_e(pounds(m))}</td><td class='num'>{m / total:.1%}</td>"
         f"<td class='num'>{serving[g]}</td></tr>"
         for g, m in tally.attributed("client_group").items()
     ]
-    return (
-        "<table><thead><tr><th>Client group</th><th class='num'>Money (attributed)</th>"
-        "<th class='num'>Share</th><th class='num'>Awards serving</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+    head = "<th>Client group</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>Awards serving</th>"
+    return _table(head, rows)
 
 
 def _tags(tally: Tally) -> str:
@@ -211,46 +277,75 @@ def _tags(tally: Tally) -> str:
         f"<td class='num'>{serving[t]}</td></tr>"
         for t, m in tally.attributed("tag").items()
     ]
-    return (
-        "<table><thead><tr><th>Tag</th><th class='num'>Money</th>"
-        "<th class='num'>Share</th><th class='num'>Awards</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+    head = "<th>Tag</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>Awards</th>"
+    return _table(head, rows)
 
 
-def _rules(report: Sequence[RuleReport]) -> str:
+def _state(r: RuleReport) -> str:
+    return "NOT MET" if not r.ok else "met, at its limit" if r.binding else "met"
+
+
+def _rules(problem: Problem, report: Sequence[RuleReport]) -> str:
+    """Every rule row in plain words: not met first, then those at their limit, then the rest."""
     if not report:
         return "<p>No rules.</p>"
-    breaches = [r for r in report if not r.ok]
+    said = sentences(problem)
+    broken = sum(not r.ok for r in report)
     head = (
-        f'<p><span class="status bad">{len(breaches)} rule rows NOT met</span></p>'
-        if breaches
-        else f'<p><span class="status ok">all {len(report)} rule rows met</span> '
-        f"({sum(r.binding for r in report)} binding, highlighted)</p>"
+        f'<p><span class="status bad">{broken} rule rows NOT met</span></p>'
+        if broken
+        else f"<p>All {len(report)} rule rows are met; {sum(r.binding for r in report)} are at their limit "
+        "(highlighted): they shaped the allocation.</p>"
     )
-
-    def table(rows: Sequence[RuleReport]) -> str:
-        out = []
-        for r in rows:
-            cls = ' class="breach"' if not r.ok else ' class="binding"' if r.binding else ""
-            state = "NOT MET" if not r.ok else "binding" if r.binding else "met"
-            out.append(
-                f"<tr{cls}><td>{_e(r.label)}</td><td class='num'>{_e(_amount(r.achieved, r.unit))}</td>"
-                f"<td>{_e(r.sense)}</td><td class='num'>{_e(_amount(r.limit, r.unit))}</td>"
-                f"<td class='num'>{_e(_amount(r.slack, r.unit))}</td><td>{_e(r.unit)}</td><td>{state}</td></tr>"
-            )
-        return (
-            "<table><thead><tr><th>Rule</th><th class='num'>Achieved</th><th></th>"
-            "<th class='num'>Limit</th><th class='num'>Slack</th><th>Unit</th><th>State</th></tr></thead>"
-            f"<tbody>{''.join(out)}</tbody></table>"
+    rows = []
+    for r in sorted(report, key=lambda r: (r.ok, not r.binding)):
+        cls = ' class="breach"' if not r.ok else ' class="binding"' if r.binding else ""
+        rows.append(
+            f'<tr{cls}><td class="text">{_e(said.get(r.label, r.label))}</td>'
+            f"<td class='num'>{_e(amount(r.achieved, r.unit))}</td><td>{_state(r)}</td></tr>"
         )
+    return head + _table("<th>Rule</th><th class='num'>Achieved</th><th>State</th>", rows)
 
-    key = [r for r in report if not r.ok or r.binding]
-    rest = [r for r in report if r.ok and not r.binding]
-    html = head + (table(sorted(key, key=lambda r: r.ok)) if key else "")
-    if rest:
-        html += f"<details><summary>the other {len(rest)} rule rows (met, not binding)</summary>{table(rest)}</details>"
-    return html
+
+def _appendix(problem: Problem, allocation: Allocation) -> str:
+    s = allocation.solver
+    facts = [
+        ("Status", f"{_e(allocation.status)}: {_e(allocation.message)}"),
+        ("Solver", f"{_e(s.backend)} ({_e(s.version)}), {s.seconds:.2f} s"),
+        (
+            "Value",
+            f"{_num(allocation.value)} (outcome {_num(allocation.value_outcome)}, "
+            f"social {_num(allocation.value_social)}), form {_e(allocation.weights.value_form)}",
+        ),
+    ]
+    if allocation.bound is not None:
+        gap = "" if allocation.gap is None else f", relative gap {allocation.gap:.2%}"
+        facts.append(("Bound", f"{_num(allocation.bound)}{gap}"))
+    cert = allocation.certificate
+    if cert is not None:
+        verdict = "confirmed" if cert.confirmed else "not settled"
+        facts.append(("Certificate", f"{verdict} by {_e(cert.backend)} ({_e(cert.status)}): {_e(cert.note)}"))
+    facts.append(("Verified", "yes" if allocation.verified else "no"))
+    facts.append(("Fingerprint", f"<code>{_e(allocation.fingerprint)}</code>"))
+    body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+    units = {"pence": "£", "share": "£ (share)", "awards": "awards", "organisations": "organisations"}
+    rows = [
+        f"<tr><td><code>{_e(r.label)}</code></td><td class='num'>{_e(amount(r.achieved, r.unit))}</td>"
+        f"<td>{_e(r.sense)}</td><td class='num'>{_e(amount(r.limit, r.unit))}</td>"
+        f"<td class='num optional'>{_e(amount(r.slack, r.unit))}</td><td class='optional'>{_e(units.get(r.unit, r.unit))}</td>"
+        f"<td>{_state(r)}</td></tr>"
+        for r in allocation.rules_report
+    ]
+    head = (
+        "<th>Row label</th><th class='num'>Achieved</th><th></th><th class='num'>Limit</th>"
+        "<th class='num optional'>Slack</th><th class='optional'>Unit</th><th>State</th>"
+    )
+    return (
+        '<section class="appendix"><h2>Appendix: technical details</h2>'
+        f'<dl class="summary">{body}</dl><h3>Rule rows as checked by the verifier</h3>'
+        + (_table(head, rows) if rows else "<p>No rule rows.</p>")
+        + "</section>"
+    )
 
 
 def _explanations(explanations: Explanations | Sequence[Explanation]) -> str:
@@ -366,33 +461,48 @@ def html_report(
     *,
     frontier: Frontier | None = None,
     explanations: Explanations | Sequence[Explanation] | None = None,
+    outcomes: Sequence[Outcome] | None = None,
 ) -> str:
-    """One self-contained HTML document describing the allocation (no scripts, no external resources)."""
+    """One self-contained HTML document describing the allocation (no scripts, no external resources).
+
+    `outcomes` (from `allocate.outcomes.outcomes`, with margins) gives every application's reason;
+    without it the table is made without re-solving (reasons that need margins say so).
+    """
+    from allocate.outcomes import outcomes as outcome_rows
+
     title = f"Grant allocation: {problem.name}"
-    sections = [f"<h1>{_e(title)}</h1>", _summary(problem, allocation)]
-    if allocation.status == "infeasible" and allocation.conflict:
-        sections.append(
-            "<h2>Clashing rules</h2><ul>"
-            + "".join(f"<li>{_e(c)}</li>" for c in allocation.conflict)
-            + "</ul>"
-        )
-    sections += ["<h2>Award schedule</h2>", _awards(problem, allocation)]
+    tally = None
     if allocation.awards:
         chosen, _ = resolve(problem, [(a.application, a.variant) for a in allocation.awards])
         tally = Tally(problem, chosen)
+    below = _below_need(problem, tally)
+    sections = [f"<h1>{_e(title)}</h1>", _summary(problem, allocation, below)]
+    if allocation.status == "infeasible" and allocation.conflict:
+        said = sentences(problem)
+        sections.append(
+            "<h2>Clashing rules</h2><ul>"
+            + "".join(f"<li>{_e(said.get(c, c))}</li>" for c in allocation.conflict)
+            + "</ul>"
+        )
+    sections += ["<h2>Award schedule</h2>", _awards(problem, allocation)]
+    if tally is not None:
         sections += [
             "<h2>Money by district against need</h2>",
-            _districts(problem, tally),
+            _districts(problem, tally, below),
             "<h2>Money by client group</h2>",
             _client_groups(tally),
         ]
         if problem.tags:
             sections += ["<h2>Money by tag</h2>", _tags(tally)]
-    sections += ["<h2>Rules</h2>", _rules(allocation.rules_report)]
+    if allocation.awards:
+        rows = outcomes if outcomes is not None else outcome_rows(problem, allocation, margins=False)
+        sections += ["<h2>Every application: outcome and reason</h2>", _outcomes(rows)]
+    sections += ["<h2>Rules</h2>", _rules(problem, allocation.rules_report)]
     if explanations is not None:
         sections += ["<h2>Explanations</h2>", _explanations(explanations)]
     if frontier is not None and frontier.points:
         sections += ["<h2>Weight frontier</h2>", _frontier(frontier, allocation)]
+    sections.append(_appendix(problem, allocation))
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -36,6 +36,10 @@ def words(key: str) -> str:
     return key.replace("_", " ")
 
 
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _plural(n: float, one: str, many: str) -> str:
     return f"{n:g} {one if n == 1 else many}"
 
@@ -96,7 +100,7 @@ def _coverage(rule: Coverage, problem: Problem, whom: dict[str, dict[str, str]])
                 text = f"{who} receives {least} {value:.1%} of the money awarded."
             else:
                 text = f"{least.capitalize()} {_plural(value, 'award serves', 'awards serve')} {who}."
-            out[rule._row_label(bound, k)] = text[0].upper() + text[1:]
+            out[rule._row_label(bound, k)] = _first_up(text)
     return out
 
 
@@ -122,13 +126,13 @@ def _equality(rule: EqualityGap, problem: Problem, whom: dict[str, dict[str, str
             f"{who}'s share of the money is at most {min(hi, 1):.1%} "
             f"(its share of {basis}, {target:.1%}, {high_why})."
         )
-    return {k: v[0].upper() + v[1:] for k, v in out.items()}
+    return {k: _first_up(v) for k, v in out.items()}
 
 
 def _gaps(rule: NoNewGaps, problem: Problem, whom: dict[str, dict[str, str]]) -> dict[str, str]:
     cells = whom["cell"]
     return {
-        rule._row_label(k): f"{cells.get(k, k).capitalize()}, served today, keep at least one award."
+        rule._row_label(k): _first_up(f"{cells.get(k, k)}, served today, keep at least one award.")
         for k in rule.served_today(problem)
     }
 

@@ -24,6 +24,7 @@ from allocate.model import (
     Budget,
     ClientGroup,
     District,
+    Organisation,
     Problem,
     ScoreScale,
     Weights,
@@ -422,6 +423,7 @@ def problem_from_dataframe(
     attribution: Attribution = "population",
     scale: ScoreScale | None = None,
     social_objectives: Sequence[str] = SOCIAL_OBJECTIVES,
+    organisations: Sequence[Organisation] = (),
 ) -> Problem:
     """A Problem whose applications (and variants) come from DataFrames with the documented columns.
 
@@ -457,7 +459,9 @@ def problem_from_dataframe(
     }
     tables["settings"] = _objects_table("settings", [settings])
     problem = problem_from_tables(tables, rules=[])
-    return problem.replace(rules=tuple(rules), weights=weights or Weights(), name=name)
+    return problem.replace(
+        rules=tuple(rules), weights=weights or Weights(), name=name, organisations=tuple(organisations)
+    )
 
 
 def _frame_table(name: str, frame: pd.DataFrame) -> Table:
