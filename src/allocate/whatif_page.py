@@ -515,7 +515,7 @@ optimal allocation below works without it.</p></noscript>
     <input type="range" id="share" min="0" max="{m.steps}" step="1" value="{start}"
       aria-describedby="share-help">
     <button type="button" id="next" aria-label="next change of allocation">change &#9654;</button>
-    <output id="share-out" for="share" aria-live="polite"></output>
+    <output id="share-out" for="share"></output>
   </div>
   {_strip_svg(m)}
   <div class="axis" aria-hidden="true"><span>0% (outcome only)</span><span>50%</span>
