@@ -16,6 +16,8 @@ Sections (each compares allocate with a baseline in the same run and reports rat
   (see section_scale.py).
 * ``sweep``: a what-if sweep of many weightings vs a loop that rebuilds a PuLP model per
   weighting, and the exact weight frontier's solves vs distinct allocations (section_sweep.py).
+* ``analysis``: frontier, explain, robustness and a 1,000-share sweep on the reference round as
+  ratios to one solve in the same run, and the small round's solve time (section_analysis.py).
 
 The machine (CPU model, cores, RAM, Python, library and solver versions) is recorded in the
 JSON. Exit status 1 when any section reports a mismatch or an error (printed loudly at the end).
@@ -34,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import section_analysis
 import section_east_sussex
 import section_mknap
 import section_pabulib
@@ -49,6 +52,7 @@ SECTIONS: dict[str, Callable[[RunContext], Section]] = {
     "scale": section_scale.run,
     "sweep": section_sweep.section,
     "targets": section_targets.run,
+    "analysis": section_analysis.section,
 }
 
 
