@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -224,20 +225,37 @@ def proven(objective: float | None, bound: float | None, options: SolverOptions)
     return relative_gap(objective, bound) <= options.relative_gap + 1e-9 or bound - objective <= 1e-6
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_stdout = -1
+
+
 @contextlib.contextmanager
 def quiet_stdout(enabled: bool = True) -> Iterator[None]:
-    """Silence C-level writes to stdout (some solvers print debug lines whatever their settings)."""
+    """Silence C-level writes to stdout, for the rare call no solver option silences.
+
+    File descriptor 1 belongs to the whole process, so this is safe under threads: the first
+    block to enter points it at /dev/null, the last to leave restores it (a per-thread
+    save and restore would interleave and could leave stdout at /dev/null for good). Output of
+    other threads is silenced meanwhile, so keep these blocks short; prefer solver options.
+    """
+    global _quiet_depth, _saved_stdout
     if not enabled:
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(1)
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            sys.stdout.flush()
+            _saved_stdout = os.dup(1)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.close(null)
+        _quiet_depth += 1
     try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 1)
+        yield
     finally:
-        os.close(saved)
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                os.dup2(_saved_stdout, 1)
+                os.close(_saved_stdout)

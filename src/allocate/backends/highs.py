@@ -7,6 +7,7 @@ replaced for each what-if solve, and the status, incumbent, bound and gap are Hi
 
 from __future__ import annotations
 
+import threading
 import time
 from importlib.metadata import version
 
@@ -31,6 +32,23 @@ _FEASIBLE = 2  # HiGHS's SolutionStatus kSolutionStatusFeasible
 _VERSION = f"HiGHS {version('highspy')}"  # read once: metadata lookups cost ~1 ms
 
 
+_banner = threading.Lock()
+_banner_shown = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A Highs instance. HiGHS prints its banner when the first one in a process is made, before
+    any option can turn output off: that one construction is silenced, under a lock."""
+    global _banner_shown
+    with _banner:
+        if not _banner_shown:
+            with quiet_stdout():
+                h = highspy.Highs()  # type: ignore[no-untyped-call]
+            _banner_shown = True
+            return h
+    return highspy.Highs()  # type: ignore[no-untyped-call]
+
+
 class HighsBackend:
     """HiGHS's branch-and-cut MIP solver (the choice for very large rounds and time-limited runs)."""
 
@@ -50,8 +68,7 @@ class HighsSession(PinningSession):
 
     def __init__(self, model: CompiledProblem) -> None:
         start = time.perf_counter()
-        with quiet_stdout():
-            self.h = highspy.Highs()  # type: ignore[no-untyped-call]
+        self.h = _new_highs()
         self.h.setOptionValue("output_flag", False)
         lp = highspy.HighsLp()
         lp.num_col_ = model.n_vars
@@ -114,8 +131,7 @@ class HighsSession(PinningSession):
             sol.col_value = list(np.asarray(hint, dtype=np.float64))
             sol.value_valid = True
             h.setSolution(sol)
-        with quiet_stdout(not options.verbose):
-            h.run()
+        h.run()  # silent: output_flag is off unless verbose
         status = h.getModelStatus()
         info = h.getInfo()
         has = info.primal_solution_status == _FEASIBLE

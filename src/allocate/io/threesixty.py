@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from allocate.io import atomic
 from allocate.io.publisher import Publisher, publisher_for
 from allocate.io.safe import Cell
 from allocate.io.write import pounds_text, write_csv
@@ -177,9 +178,7 @@ def grants_package(
 def write_360giving_json(
     problem: Problem, allocation: Allocation, path: str | Path, publisher: Publisher | None = None
 ) -> None:
-    """Write the 360Giving JSON grant package."""
+    """Write the 360Giving JSON grant package (atomically, like every file allocate writes)."""
     import json
 
-    Path(path).write_text(
-        json.dumps(grants_package(problem, allocation, publisher), indent=2), encoding="utf-8"
-    )
+    atomic.write_text(path, json.dumps(grants_package(problem, allocation, publisher), indent=2))
