@@ -540,6 +540,25 @@ def test_cli_bad_input_is_one_line_exit_2(folder: Path, capsys: pytest.CaptureFi
     assert err.count("\n") == 1 and "applications.csv row 2, column cost_pounds" in err
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        pytest.param("pub.xlsx", b"not a zip", "not a readable XLSX workbook", id="publisher-not-a-workbook"),
+        pytest.param("pub.json", b"[" * 100_000, "nested too deeply", id="publisher-deep-json"),
+    ],
+)
+def test_cli_bad_publisher_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes, expected: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    out = tmp_path / "grants.csv"
+    args = ["solve", str(XLSX), "--no-certify", "--360giving", str(out), "--publisher", str(tmp_path / name)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+    assert not out.exists()
+
+
 def test_cli_infeasible_writes_no_file(
     problem: Problem, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,7 +11,6 @@ lists what to supply.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -21,7 +20,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from allocate.errors import InvalidProblemError
-from allocate.io import cells
+from allocate.io import cells, jsontext
 from allocate.io.cells import Raw, Row, Spec, decode, empty
 from allocate.model import Problem
 from allocate.schema import Frozen, Name
@@ -177,10 +176,7 @@ def publisher_fields(path: str | Path) -> dict[str, Any] | None:
     if suffix == ".xlsx":
         return _from_workbook(path)
     if suffix == ".json":
-        try:
-            data = json.loads(decode(path.read_bytes(), path.name))
-        except json.JSONDecodeError as exc:
-            raise InvalidProblemError((path.name,), f"is not valid JSON: {exc}") from None
+        data = jsontext.loads(decode(cells.read_bytes(path), path.name), path.name)
         if isinstance(data, dict) and isinstance(data.get(TABLE), dict):
             return dict(data[TABLE])
         if isinstance(data, dict) and "funder_id" in data:
@@ -199,9 +195,16 @@ def _validated(fields: Mapping[str, Any], source: str) -> Publisher:
 
 
 def _from_workbook(path: Path) -> dict[str, Any] | None:
-    from openpyxl import load_workbook
+    import zipfile
 
-    book = load_workbook(path, read_only=True, data_only=True)
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    cells.read_bytes(path)  # a folder or an unreadable file: an error naming it
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, EOFError) as exc:
+        raise InvalidProblemError((path.name,), f"is not a readable XLSX workbook ({exc})") from None
     try:
         sheet = next((s for s in book.worksheets if s.title.strip().lower() == TABLE), None)
         if sheet is None:
