@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,6 +203,9 @@ def test_cli_writes_the_page_and_nothing_on_failure(
     out = tmp_path / "page.html"
     assert main(["whatif", str(example), "--out", str(out)]) == 0
     assert page_data(out.read_text(encoding="utf-8"))["steps"] == 1000
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not a private temp file
     assert "written to" in capsys.readouterr().out
     bad = tmp_path / "bad.html"
     assert main(["whatif", str(tmp_path / "missing"), "--out", str(bad)]) == 2

@@ -162,9 +162,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _whatif(args: argparse.Namespace) -> int:
     """Compute the exact frontier and write the what-if page; no file unless all of it succeeds."""
-    import os
-    import tempfile
-
+    from allocate.io import atomic
     from allocate.options import SolverOptions
     from allocate.whatif_page import whatif_page
 
@@ -180,18 +178,10 @@ def _whatif(args: argparse.Namespace) -> int:
             problem = read_problem(args.problem)
         print("finding every optimal allocation (the weight frontier)...", file=sys.stderr)
         page = whatif_page(problem, backend=args.backend, options=SolverOptions(time_limit=args.time_limit))
-        data = page.encode("utf-8")
-        with tempfile.NamedTemporaryFile(dir=args.out.resolve().parent, suffix=".tmp", delete=False) as tmp:
-            try:
-                tmp.write(data)
-                tmp.close()
-                os.replace(tmp.name, args.out)
-            except BaseException:
-                os.unlink(tmp.name)
-                raise
+        atomic.write_text(args.out, page)
     except (AllocateError, OSError, json.JSONDecodeError) as exc:
         return _error(exc)
-    print(f"what-if page written to {args.out} ({len(data):,} bytes)")
+    print(f"what-if page written to {args.out} ({len(page.encode('utf-8')):,} bytes)")
     return 0
 
 
