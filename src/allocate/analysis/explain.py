@@ -12,13 +12,15 @@ the rules come from the LP relaxation and are marked as approximate.
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 
-from allocate.analysis.workers import Progress, chunks, executor_for, session, token
+from allocate.analysis.workers import Progress, chunks, executor_for, session, start_from, token
 from allocate.backends import DEFAULT_BACKEND
+from allocate.backends.base import MarginCheck
 from allocate.backends.lp import lp_duals
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.model import Problem, Weights
@@ -80,11 +82,50 @@ def _optima(
     model, loaded = session(key, problem, backend)
     outcome, social = model.objective(weights)
     objective = outcome + social
+    known = _known(key)
     out: list[float | None] = []
     for fix, hint in tasks:
-        raw = loaded.solve(objective, options, hint=hint, fix=fix)
+        raw = loaded.solve(objective, options, hint=_best_start(model, known, objective, fix, hint), fix=fix)
         out.append(None if raw.x is None else float(objective @ np.round(raw.x)))
+        if raw.x is not None and len(known) < _KNOWN:
+            known.append(np.round(raw.x))
     return out
+
+
+_KNOWN = 256
+"""Allocations a worker keeps per round as starting points for explain's next re-solves."""
+
+_known_local = threading.local()
+
+
+def _known(key: str) -> list[np.ndarray]:
+    """This thread's allocations found so far for a round (only ever used as starting points)."""
+    store: dict[str, list[np.ndarray]] = getattr(_known_local, "store", {})
+    found = store.get(key, [])
+    _known_local.store = {key: found}  # keep one round: the one being explained
+    return found
+
+
+def _best_start(
+    model: CompiledProblem,
+    known: list[np.ndarray],
+    objective: np.ndarray,
+    fix: dict[int, int],
+    start: np.ndarray,
+) -> np.ndarray:
+    """The best known allocation that meets every row and the pins, else `start`.
+
+    Margins are optimal values, which do not depend on where the search starts, so any
+    feasible allocation found earlier (by this worker, for another application) may start it.
+    """
+    cols = np.fromiter(fix.keys(), dtype=np.int64)
+    vals = np.fromiter(fix.values(), dtype=np.float64)
+    check = MarginCheck(model)
+    best, best_value = start, -np.inf
+    for x in known:
+        if np.all(x[cols] == vals) and objective @ x > best_value and not check.broken(x):
+            best, best_value = x, float(objective @ x)
+    return best
 
 
 def _locks(problem: Problem, app: str) -> list[Lock]:
@@ -162,7 +203,7 @@ def explain(
             hint = x_star.copy()
             hint[options_j] = 0.0
             asked[app] = [(funded[0], len(tasks))]
-            tasks.append((dict.fromkeys(options_j, 0), _with_total(model, hint)))
+            tasks.append((dict.fromkeys(options_j, 0), start_from(model, hint)))
             continue
         if locked:
             fixed[app] = Explanation(
@@ -184,7 +225,7 @@ def explain(
             hint[options_j] = 0.0
             hint[j] = 1.0
             asked[app].append((j, len(tasks)))
-            tasks.append(({j: 1}, _with_total(model, hint)))
+            tasks.append(({j: 1}, start_from(model, hint)))
     values = _run(problem, backend, opts, allocation.weights, tasks, model.n, executor, progress)
     items = []
     for app in wanted:
@@ -198,13 +239,6 @@ def explain(
         else:
             items.append(_unfunded(model, app, trials, allocation))
     return Explanations(allocation, tuple(items), shadow_prices(model, objective, allocation), len(tasks))
-
-
-def _with_total(model: CompiledProblem, x: np.ndarray) -> np.ndarray:
-    """A starting allocation with the total awarded T (if the model has it) made consistent."""
-    if model.total_col is not None:
-        x[model.total_col] = float(model.cost @ x[: model.n])
-    return x
 
 
 def _run(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allocate.analysis.workers import Progress, executor_for
+from allocate.analysis.workers import Progress, executor_for, start_from
 from allocate.backends import DEFAULT_BACKEND
 from allocate.compile import compile_problem
 from allocate.errors import InfeasibleError
@@ -128,10 +128,8 @@ def _resolve(
     changed = problem.replace(rules=rules)
     model = compile_problem(changed)
     awarded = set(start)
-    hint = np.zeros(model.n_vars)
-    hint[: model.n] = [(c.application.id, c.variant_id) in awarded for c in model.candidates]
-    if model.total_col is not None:
-        hint[model.total_col] = float(model.cost @ hint[: model.n])
+    awards = np.array([(c.application.id, c.variant_id) in awarded for c in model.candidates], dtype=np.float64)
+    hint = start_from(model, awards)
     return solve(changed, backend, options=options, compiled=model, hint=hint, diagnose=False)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allocate.analysis.workers import Progress, executor_for, session, token
+from allocate.analysis.workers import Progress, executor_for, session, start_from, token
 from allocate.backends import DEFAULT_BACKEND
 from allocate.compile import compile_problem
 from allocate.errors import InfeasibleError, VerificationError
@@ -185,10 +185,9 @@ def _samples(
         scored = dataclasses.replace(model, outcome_norm=outcome / hi_o, social_norm=social / hi_s)
         o, s = scored.objective(problem.weights)
         failing = _failing(marks, outcome, social)
-        hint = start.copy()
-        hint[: model.n][failing] = 0.0
-        if model.total_col is not None:
-            hint[model.total_col] = float(model.cost @ hint[: model.n])
+        awards = start[: model.n].copy()
+        awards[failing] = 0.0
+        hint = start_from(model, awards)
         raw = loaded.solve(o + s, options, hint=hint, fix=dict.fromkeys(np.flatnonzero(failing).tolist(), 0))
         if raw.x is None:
             out.append(None)
@@ -263,8 +262,10 @@ def robustness(
     bare = _without_marks(problem)
     model = compile_problem(bare)
     chosen = {(a.application, a.variant) for a in baseline.awards}
-    start = np.zeros(model.n_vars)
-    start[: model.n] = [(c.application.id, c.variant_id) in chosen for c in model.candidates]
+    start = start_from(
+        model,
+        np.array([(c.application.id, c.variant_id) in chosen for c in model.candidates], dtype=np.float64),
+    )
     key = token(bare)
     with executor_for(executor, len(batches), model.n) as pool:
         futures = [pool.submit(_samples, key, problem, bare, backend, opts, start, b) for b in batches]

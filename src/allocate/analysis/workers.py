@@ -25,6 +25,8 @@ from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import numpy as np
+
 from allocate.backends import get_backend
 from allocate.backends.base import Session
 from allocate.compile import CompiledProblem, compile_problem
@@ -113,3 +115,32 @@ def chunks(items: list[T], parts: int) -> list[list[T]]:
         out.append(items[start:end])
         start = end
     return [c for c in out if c]
+
+
+def start_from(model: CompiledProblem, awards: np.ndarray) -> np.ndarray:
+    """A full starting point for a solver from 0/1 `awards` (one per candidate).
+
+    The total awarded T is the awards' cost; each auxiliary binary (e.g. "organisation
+    funded") takes the largest value its rows allow given the awards, so that a start whose
+    awards meet every rule is a feasible start. A start only guides the search.
+    """
+    x = np.zeros(model.n_vars)
+    x[: model.n] = awards[: model.n]
+    if model.total_col is not None:
+        x[model.total_col] = float(model.cost @ x[: model.n])
+    aux = [k for k in range(model.n, model.n_vars) if k != model.total_col and model.integer[k]]
+    if not aux:
+        return x
+    A = model.A.tocsc()
+    rest = A @ x  # the aux columns are 0 in x, so this is each row's activity without them
+    for k in aux:
+        rows = A.indices[A.indptr[k] : A.indptr[k + 1]]
+        coef = A.data[A.indptr[k] : A.indptr[k + 1]]
+        # y <= (hi - rest) / a where a > 0, and y <= (rest - lo) / -a where a < 0.
+        room = np.where(coef > 0, model.row_hi[rows] - rest[rows], rest[rows] - model.row_lo[rows]) / np.abs(
+            coef
+        )
+        room = room[np.isfinite(room)]
+        high = float(np.floor(room.min())) if len(room) else float(model.var_ub[k])
+        x[k] = min(model.var_ub[k], max(model.var_lb[k], high))
+    return x
