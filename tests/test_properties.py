@@ -104,8 +104,10 @@ def check_conflict(problem: Problem, conflict: tuple[str, ...]) -> None:
     only = problem.replace(rules=tuple(problem.rules[i] for i in sorted(rules)))
     assert oracle(only).value is None, "the named rules (with budget) are not infeasible on their own"
     if not budget:
-        if any(r.kind == "pot" for r in problem.rules):
-            return  # a Pot's ring fence is defined by the budget, which brute force cannot drop
+        if any(r.kind == "pot" or (r.kind == "min_spend" and r.min_share is not None) for r in problem.rules):
+            # A Pot's ring fence and a MinSpend share are defined by the budget: a larger budget
+            # would change those rules, not just drop the budget row.
+            return
         big = sum(max([a.cost, *(v.cost for v in a.variants)]) for a in problem.applications)
         years = problem.budget.years
         only = only.replace(budget=Budget(total=big * years, per_year=(big,) * years if years > 1 else None))
