@@ -25,7 +25,7 @@ from allocate import (
     solve,
     whatif_page,
 )
-from allocate.analysis.share_map import award_key, share_map
+from allocate.analysis.share_map import Change, award_key, share_map
 from allocate.cli import main
 from allocate.summary import pounds
 from browser import Browser, blank, browser
@@ -150,6 +150,34 @@ def test_exact_tie_shows_what_solve_returns() -> None:
     first = m.states[0]
     assert first.point == 0 and m.up[0] is not None and m.up[0].share == pytest.approx(0.5)
     assert m.down[0] is None and m.up[1] is None
+
+
+@pytest.mark.parametrize("socials", [(4.0, 2.0), (2.0, 4.0)])
+def test_tie_at_an_end_shows_solves_pick_even_off_the_frontier(socials: tuple[float, float]) -> None:
+    """Two bids equal in outcome, room for one: at 0% both are optimal; the frontier lists only
+    the one with more social value, and solve may return the other."""
+    bids = tuple(
+        Application(id=n, organisation=n, client_groups=("g",), cost=100_000_00, outcome_score=60.0,
+                    social_scores=(s,) * 6)
+        for n, s in zip("AB", socials, strict=True)
+    )  # fmt: skip
+    p = Problem(
+        applications=bids,
+        districts=(District(id="D", population=1),),
+        client_groups=(ClientGroup(id="g"),),
+        budget=Budget(total=100_000_00),
+    )
+    m = share_map(p, steps=10)
+    assert len(m.frontier.points) == 1
+    for k in (0, 1, 10):
+        assert award_key(m.states[m.state_at[k]].allocation) == solved_key(p, k, steps=10)
+    first = m.state_at[0]
+    if m.states[first].point is None:  # solve's pick, not on the frontier: its own entry
+        assert m.up[first] == Change(0.0, 0) and m.down[first] is None
+        data = page_data(whatif_page(p, m.frontier, steps=10))
+        assert (
+            data["pos"][0][0] == first and "tied with its neighbours at 0%" in data["states"][first]["span"]
+        )
 
 
 def test_share_map_rejects_epsilon_frontier_and_bad_steps(problem: Problem) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from html import escape
 from typing import Any
 
@@ -36,13 +37,15 @@ def whatif_page(
     *,
     options: SolverOptions | None = None,
     steps: int = 1000,
+    executor: Executor | None = None,
 ) -> str:
     """The what-if page of a round as one HTML document.
 
     `frontier` is ``frontier(problem, backend)`` if already computed (else it is computed
-    here); the slider has ``steps + 1`` positions, shares 0, 1/steps, ..., 1.
+    here); the slider has ``steps + 1`` positions, shares 0, 1/steps, ..., 1. Solves go
+    through `executor` (default: a process pool on large rounds, else this process).
     """
-    m = share_map(problem, frontier, backend, options=options, steps=steps)
+    m = share_map(problem, frontier, backend, options=options, steps=steps, executor=executor)
     return _document(problem, m)
 
 

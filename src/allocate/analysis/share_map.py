@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from allocate.analysis.frontier import Frontier, frontier
 from allocate.analysis.whatif import TIE_MARGIN, as_weights
+from allocate.analysis.workers import executor_for
 from allocate.backends import DEFAULT_BACKEND
-from allocate.candidates import Candidate
-from allocate.compile import compile_problem
+from allocate.candidates import Candidate, candidates
 from allocate.errors import InvalidProblemError, SolverError
 from allocate.model import Problem
 from allocate.options import SolverOptions
@@ -111,6 +112,11 @@ def _tied(values: Sequence[float]) -> list[int]:
     return [i for i, v in enumerate(values) if v >= best - TIE_MARGIN * max(1.0, abs(best))]
 
 
+def _solve_at(problem: Problem, backend: str, share: float, options: SolverOptions) -> Allocation:
+    """What ``solve`` returns at this share (a task: picklable, compiles in the worker)."""
+    return solve(problem, backend, weights=as_weights(problem, share), options=options)
+
+
 def share_map(
     problem: Problem,
     front: Frontier | None = None,
@@ -118,50 +124,53 @@ def share_map(
     *,
     options: SolverOptions | None = None,
     steps: int = 1000,
+    executor: Executor | None = None,
 ) -> ShareMap:
     """Map every share k/steps to its optimal allocation (see the module docstring).
 
     `front` is ``frontier(problem, backend)`` (computed here when None); it must come from
-    ``method="weights"``. Raises SolverError if `solve` and the frontier disagree on a value.
+    ``method="weights"``. The frontier and the solves at ties go through `executor` (default:
+    a process pool on large rounds, else this process). Raises SolverError if `solve` and the
+    frontier disagree on a value.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 100_000:
         raise InvalidProblemError(("steps",), f"must be an integer from 2 to 100000, got {steps!r}")
     opts = SolverOptions() if options is None else options
-    f = frontier(problem, backend, options=opts) if front is None else front
+    f = frontier(problem, backend, options=opts, executor=executor) if front is None else front
     if not f.points or any(p.share_low is None or p.share_high is None for p in f.points):
         raise InvalidProblemError(
             ("frontier",), "must be a weight frontier (method='weights') with at least one point"
         )
     states = [_state(problem, p.allocation, i) for i, p in enumerate(f.points)]
     index = {award_key(s.allocation): i for i, s in enumerate(states)}
-    n_points = len(states)
-    model = compile_problem(problem)
     state_at: list[int] = []
-    solved: list[int] = []
-    ties: dict[int, tuple[int, list[int]]] = {}
+    todo: dict[int, tuple[list[int], float]] = {}
     for k in range(steps + 1):
         s = k / steps
-        values = [(1 - s) * p.outcome + s * p.social for p in states[:n_points]]
+        values = [(1 - s) * p.outcome + s * p.social for p in states]
         tied = _tied(values)
-        if len(tied) == 1 and 0 < k < steps:
-            state_at.append(tied[0])
-            continue
-        a = solve(problem, backend, weights=as_weights(problem, s), options=opts, compiled=model)
-        best = max(values)
+        state_at.append(tied[0])
+        if len(tied) > 1 or k in (0, steps):
+            todo[k] = (tied, max(values))
+    with executor_for(executor, len(todo), len(candidates(problem))) as pool:
+        answers = list(
+            pool.map(_solve_at, *zip(*((problem, backend, k / steps, opts) for k in todo), strict=True))
+        )
+    ties: dict[int, tuple[int, list[int]]] = {}
+    for (k, (tied, best)), a in zip(todo.items(), answers, strict=True):
         if a.status != "optimal" or abs(a.value - best) > TIE_MARGIN * max(1.0, abs(best)):
             raise SolverError(
-                f"solve at social value share {s:.6g} gives {a.status} value {a.value!r}; "
+                f"solve at social value share {k / steps:.6g} gives {a.status} value {a.value!r}; "
                 f"the frontier gives {best!r}"
             )
         key = award_key(a)
         if key not in index:
             index[key] = len(states)
             states.append(_state(problem, a, None))
-        state_at.append(index[key])
-        solved.append(k)
+        state_at[k] = index[key]
         ties.setdefault(index[key], (k, tied))
     up, down = _changes(f, states, ties, steps)
-    return ShareMap(f, steps, tuple(states), tuple(state_at), tuple(solved), up, down)
+    return ShareMap(f, steps, tuple(states), tuple(state_at), tuple(todo), up, down)
 
 
 def _changes(
