@@ -9,6 +9,7 @@ from allocate.analysis.compare import Comparison, compare
 from allocate.analysis.diagnose import Diagnosis, diagnose
 from allocate.analysis.explain import Explanations, explain
 from allocate.analysis.frontier import Frontier, FrontierPoint, frontier
+from allocate.analysis.moderate import Moderation, PanelEffect, moderate
 from allocate.analysis.price import RulePrice, price_of_rules
 from allocate.analysis.robustness import Robustness, ScoreNoise, robustness
 from allocate.analysis.whatif import sweep
@@ -81,9 +82,11 @@ __all__ = [
     "Lock",
     "MinOrganisations",
     "MinSpend",
+    "Moderation",
     "NoNewGaps",
     "OrganisationCap",
     "Organisation",
+    "PanelEffect",
     "PassMark",
     "Pot",
     "Problem",
@@ -106,6 +109,7 @@ __all__ = [
     "diagnose",
     "explain",
     "frontier",
+    "moderate",
     "price_of_rules",
     "robustness",
     "solve",

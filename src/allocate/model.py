@@ -80,6 +80,10 @@ class Application(Frozen):
     tags: tuple[Name, ...] = Field(
         default=(), description="facts about the bid (e.g. 'new provider'); rules can select by tag"
     )
+    panel_scores: dict[Text, Score] = Field(
+        default_factory=dict,
+        description="outcome scores other panels gave this bid (an anchor for moderation), by panel",
+    )
 
     @field_validator("cost_profile")
     @classmethod
@@ -341,6 +345,12 @@ def _check_app(
             (*loc, "client_groups", unknown[0]), f"unknown client group {app.client_groups[unknown[0]]!r}"
         )
     _check_scores(app.outcome_score, app.social_scores, loc, n_social, scale)
+    for panel, score in app.panel_scores.items():
+        if panel == app.panel:
+            raise InvalidProblemError(
+                (*loc, "panel_scores", panel), "is the application's own panel (its score is outcome_score)"
+            )
+        _check_scores(score, None, (*loc, "panel_scores", panel), n_social, scale)
     _check_years(app.cost_profile, loc, years)
 
 

@@ -27,6 +27,7 @@ from allocate.wording import sentences, words
 if TYPE_CHECKING:
     from allocate.analysis.explain import Explanation, Explanations
     from allocate.analysis.frontier import Frontier, FrontierPoint
+    from allocate.analysis.moderate import Moderation
     from allocate.outcomes import Outcome
 
 _CSS = """
@@ -462,12 +463,16 @@ def html_report(
     frontier: Frontier | None = None,
     explanations: Explanations | Sequence[Explanation] | None = None,
     outcomes: Sequence[Outcome] | None = None,
+    moderation: Moderation | None = None,
 ) -> str:
     """One self-contained HTML document describing the allocation (no scripts, no external resources).
+
+    `moderation` (from `allocate.moderate`) adds a panel-effect section.
 
     `outcomes` (from `allocate.outcomes.outcomes`, with margins) gives every application's reason;
     without it the table is made without re-solving (reasons that need margins say so).
     """
+    from allocate.analysis.moderate import panel_effect_html
     from allocate.outcomes import outcomes as outcome_rows
 
     title = f"Grant allocation: {problem.name}"
@@ -502,6 +507,8 @@ def html_report(
         sections += ["<h2>Explanations</h2>", _explanations(explanations)]
     if frontier is not None and frontier.points:
         sections += ["<h2>Weight frontier</h2>", _frontier(frontier, allocation)]
+    if moderation is not None:
+        sections += ["<h2>Panel effect</h2>", panel_effect_html(moderation)]
     sections.append(_appendix(problem, allocation))
     body = "\n".join(sections)
     return (

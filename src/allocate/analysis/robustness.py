@@ -18,13 +18,14 @@ import math
 from collections.abc import Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from allocate.analysis.workers import Progress, executor_for, session, start_from, token
 from allocate.backends import DEFAULT_BACKEND
 from allocate.compile import compile_problem
-from allocate.errors import InfeasibleError, VerificationError
+from allocate.errors import InfeasibleError, InvalidProblemError, VerificationError
 from allocate.model import Application, Problem
 from allocate.options import SolverOptions
 from allocate.result import Allocation
@@ -85,6 +86,8 @@ class Robustness:
         return "\n".join(lines)
 
 
+NoiseModel = Literal["application", "panel"]
+"""Per-bid noise on top of panel biases, or panel-level shifts only (`draw`)."""
 Deltas = tuple[np.ndarray, np.ndarray]
 """(outcome delta per application, social delta per application × objective) for one sample."""
 
@@ -206,13 +209,25 @@ def _samples(
     return out
 
 
-def draw(problem: Problem, noise: ScoreNoise, samples: int, seed: int) -> list[Deltas]:
-    """The score shifts of every sample, from one generator: panels in sorted order, then apps."""
+def draw(
+    problem: Problem, noise: ScoreNoise, samples: int, seed: int, noise_model: NoiseModel = "application"
+) -> list[Deltas]:
+    """The score shifts of every sample, from one generator: panels in sorted order, then apps.
+
+    ``noise_model="panel"``: only panel-level shifts, each panel's whole scoring moving together
+    (outcome SD `panel_sd`, every social score of its bids SD `social_sd`); no per-bid noise.
+    """
     rng = np.random.default_rng(seed)
     panels = sorted({a.panel for a in problem.applications})
     panel_of = np.array([panels.index(a.panel) for a in problem.applications], dtype=np.int64)
     n, k = len(problem.applications), len(problem.social_objectives)
     out = []
+    if noise_model == "panel":
+        for _ in range(samples):
+            bias = rng.normal(0.0, noise.panel_sd, size=len(panels))
+            social_bias = rng.normal(0.0, noise.social_sd, size=len(panels))
+            out.append((bias[panel_of], np.repeat(social_bias[panel_of][:, None], k, axis=1)))
+        return out
     for _ in range(samples):
         bias = rng.normal(0.0, noise.panel_sd, size=len(panels))
         outcome = bias[panel_of] + rng.normal(0.0, noise.score_sd, size=n)
@@ -237,6 +252,7 @@ def robustness(
     options: SolverOptions | None = None,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    noise_model: NoiseModel = "application",
 ) -> Robustness:
     """Each application's probability of funding under panel-score noise, and the allocation's stability.
 
@@ -247,16 +263,22 @@ def robustness(
     this process). Each worker loads the round once and re-solves it per sample with new
     objective and pass-mark pins, started from the baseline. ``progress(done, total)`` is
     called as batches finish. The same problem, noise, samples and seed always give the same
-    result, whatever the executor.
+    result, whatever the executor. ``noise_model="panel"`` draws only panel-level shifts (a
+    panel's whole scoring moves together; see `draw`), to ask how much the allocation depends on
+    which panel scored a bid.
     """
     if samples < 1:
         raise ValueError(f"samples must be >= 1, not {samples}")
+    if noise_model not in ("application", "panel"):
+        raise InvalidProblemError(
+            ("robustness", "noise_model"), f"must be 'application' or 'panel', not {noise_model!r}"
+        )
     nz = ScoreNoise() if noise is None else noise
     opts = SolverOptions() if options is None else options
     baseline = solve(problem, backend, options=opts, diagnose=False)
     if baseline.status not in ("optimal", "feasible"):
         raise InfeasibleError("the round has no allocation meeting every rule; run diagnose() first")
-    deltas = draw(problem, nz, samples, seed)
+    deltas = draw(problem, nz, samples, seed, noise_model)
     size = batch_size or max(1, math.ceil(samples / 10))
     batches = [deltas[i : i + size] for i in range(0, samples, size)]
     bare = _without_marks(problem)

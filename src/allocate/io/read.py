@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from allocate.errors import InvalidProblemError, Loc
-from allocate.io import cells, jsontext, numbers, publisher, workbook
+from allocate.io import cells, jsontext, numbers, panel_scores, publisher, workbook
 from allocate.io.cells import LIST_SEPARATOR, Raw, Row, Spec, Table, decode, empty, numbered_columns
 from allocate.io.safe import restore
 from allocate.model import (
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 TABLES = (
     "applications", "variants", "districts", "client_groups", "budget", "rules", "weights", "settings", "publisher",
-    "organisations",
+    "organisations", "panel_scores",
 )  # fmt: skip
 """The tables of a round; ``publisher`` is read by `allocate.io.publisher.read_publisher`."""
 REQUIRED_TABLES = ("applications", "districts", "client_groups", "budget")
@@ -65,6 +65,7 @@ _SPECS: dict[str, Spec] = {
     ),
     "rules": Spec(("kind",), any_columns=True),
     "publisher": publisher.SPEC,
+    "panel_scores": panel_scores.SPEC,
 }
 
 
@@ -333,6 +334,7 @@ def problem_from_tables(tables: Mapping[str, Table], rules: list[Any] | None = N
         var = _variant(r)
         _known(r, "districts", var.get("districts", ()), known_d, "district")
         by_id[parent]["variants"].append(var)
+    panel_scores.read(rows.get("panel_scores", []), by_id)
     budget_rows = rows["budget"]
     if not budget_rows:
         raise InvalidProblemError((tables["budget"].source,), "has a header but no data row")

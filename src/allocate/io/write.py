@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from allocate.errors import InvalidProblemError
-from allocate.io import atomic, cells, jsontext, workbook
+from allocate.io import atomic, cells, jsontext, panel_scores, workbook
 from allocate.io.cells import LIST_SEPARATOR, Raw, Spec, Table, decode
 from allocate.io.safe import Cell, neutralise, neutralise_row
 from allocate.model import Problem
@@ -201,6 +201,8 @@ def problem_tables(
         tables["variants"] = (var_header, variants)
     if problem.organisations:
         tables["organisations"] = (["id", "tags"], [[o.id, _join(o.tags)] for o in problem.organisations])
+    if (extra := panel_scores.table(problem)) is not None:
+        tables["panel_scores"] = extra
     if problem.rules:
         tables["rules"] = _rules_table(problem)
     w = problem.weights
