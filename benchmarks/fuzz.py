@@ -1,7 +1,7 @@
 """Differential fuzz of the backends: N random rounds, each solved by every backend, judged against each other.
 
     python benchmarks/fuzz.py 300 --jobs 2
-    python benchmarks/fuzz.py 2000 --seed 7 --backends cbc,highs --time-limit 10 --save-dir /tmp/f
+    python benchmarks/fuzz.py 2000 --seed 7 --backends cpsat,highs --time-limit 10 --save-dir /tmp/f
 
 Round i of seed S is `tests/fuzzing.seeded_round(S, i)`: the same on every machine, whatever N
 (``--driver hypothesis`` draws the rounds with hypothesis instead, reproducible for the same

@@ -6,7 +6,7 @@
 
 Sections (each compares allocate with a baseline in the same run and reports ratios):
 
-* ``pabulib``: allocate (HiGHS, CBC) vs pabutools' max-utilitarian-welfare rule on the real
+* ``pabulib``: allocate (HiGHS, CP-SAT) vs pabutools' max-utilitarian-welfare rule on the real
   participatory budgets in bench-data/pabulib (see section_pabulib.py).
 * ``mknap``: OR-Library multidimensional knapsacks, gap to the best-known value at a fixed
   time limit, per class and backend (see section_mknap.py).
@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mknap-time-limit", type=float, help="seconds per mknapcb solve (quick 1, full 5)")
     parser.add_argument("--pabulib-limit", type=int, help="only the first N pabulib files (by size)")
     parser.add_argument(
-        "--pabulib-backends", default="highs,cbc", help="allocate backends in the pabulib section"
+        "--pabulib-backends", default="highs,cpsat", help="allocate backends in the pabulib section"
     )
-    parser.add_argument("--mknap-backends", default="highs,cbc,cpsat,scipy-highs", help="MKP backends")
+    parser.add_argument("--mknap-backends", default="highs,cpsat,scipy-highs", help="MKP backends")
     parser.add_argument("--verbose", action="store_true", help="print every instance as it finishes")
     parser.add_argument(
         "--markdown", type=Path, help="print a results JSON's tables as Markdown; run nothing"

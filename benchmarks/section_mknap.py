@@ -34,8 +34,8 @@ from allocate.scenarios.orlib import (
 )
 
 SCIPY = "scipy-highs"
-BACKENDS = ("highs", "cbc", "cpsat", SCIPY)
-"""allocate's three backends, then the baseline: HiGHS via scipy.optimize.milp (see _scipy_highs)."""
+BACKENDS = ("highs", "cpsat", SCIPY)
+"""allocate's two backends, then the baseline: HiGHS via scipy.optimize.milp (see _scipy_highs)."""
 CB_CLASSES = {f"mknapcb{i}.txt": f"{m}.{n}" for i, (m, n) in enumerate(
     [(5, 100), (5, 250), (5, 500), (10, 100), (10, 250), (10, 500), (30, 100), (30, 250), (30, 500)], start=1
 )}  # fmt: skip

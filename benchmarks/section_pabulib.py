@@ -13,7 +13,7 @@ For each ``.pb`` file, in the same process and run:
   sides optimise identical numbers; where pabutools' own tallies differ (duplicate entries
   in a ballot, see RESULTS.md) that is listed as a data note, not a mismatch.
 * allocate: ``load_pabulib`` (votes column for approval-like files, summed ballot points for
-  cumulative ones), then ``solve(problem, "highs")`` and ``solve(problem, "cbc")``, each
+  cumulative ones), then ``solve(problem, "highs")`` and ``solve(problem, "cpsat")``, each
   timed end to end (compile, solve, verify, report).
 
 Checks (mismatches are reported loudly and make run.py exit 1): every method reaches the
@@ -212,7 +212,7 @@ def _summarise(rows: list[dict[str, Any]], label: str, backends: list[str]) -> d
 
 def run(ctx: RunContext) -> Section:
     """The pabulib section (every file in full mode, 16 spread over sizes in quick mode)."""
-    backends = list(ctx.options.get("pabulib_backends", ["highs", "cbc"]))
+    backends = list(ctx.options.get("pabulib_backends", ["highs", "cpsat"]))
     section = Section(name="pabulib", title="Pabulib: allocate vs pabutools max utilitarian welfare")
     try:
         _pabutools()

@@ -49,7 +49,7 @@ def _one(factor: int, backend: str, limit: float) -> dict[str, Any]:
 
 def run(ctx: RunContext) -> Section:
     factors = [1, 10] if ctx.quick else [1, 10, 100, 1000]
-    backends = ["highs"] if ctx.quick else ["highs", "cbc"]
+    backends = ["highs"] if ctx.quick else ["cpsat", "highs"]
     limit = 20.0 if ctx.quick else TARGET_SOLVE_S
     section = Section(name="scale", title="Scaling: build and solve time vs number of applications")
     section.settings = {
@@ -72,11 +72,6 @@ def run(ctx: RunContext) -> Section:
     rows = []
     for backend in backends:
         for factor in factors:
-            if backend == "cbc" and factor > 100:
-                section.notes.append(
-                    "CBC skipped at 173k applications: building the PuLP model alone takes minutes"
-                )
-                continue
             with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
                 try:
                     row = pool.submit(_one, factor, backend, limit).result()

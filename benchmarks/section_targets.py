@@ -14,7 +14,7 @@ from common import Column, RunContext, Section, ratio, timed
 from allocate import solve
 from allocate.scenarios.east_sussex import east_sussex_2011, issue12_targets
 
-BACKENDS = ("highs", "cbc", "cpsat")
+BACKENDS = ("highs", "cpsat")
 BAR = 2.0
 
 

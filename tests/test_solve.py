@@ -218,7 +218,7 @@ def test_allocation_json_round_trip(backend: str) -> None:
 
 
 def test_time_limited_allocation_json_round_trip() -> None:
-    a = solve(knapsack(), "cbc", time_limit=0.05)
+    a = solve(knapsack(), "highs", time_limit=0.05)
     assert Allocation.from_json(a.to_json()) == a
 
 

@@ -34,7 +34,7 @@ from allocate.result import Allocation, Certificate
 VALUE_REL = 1e-9
 VALUE_ABS = 1e-6
 
-PARTNER = {"cbc": "highs", "highs": "cpsat", "cpsat": "highs"}
+PARTNER = {"highs": "cpsat", "cpsat": "highs"}
 """The checker used for `certify=True`: a solver built on different code from the first."""
 
 

@@ -5,8 +5,8 @@ Ctrl-C at a terminal sends SIGINT to every process of the foreground group. Work
 parent alone decides: leaving a `stopping` block with an exception (KeyboardInterrupt
 included) cancels the tasks not started and ends the workers at once instead of waiting for
 every running solve. A worker is asked with SIGTERM first, which it turns into SystemExit so
-that its cleanup runs (CBC's solver process killed, its temporary files removed); one still
-inside a solver call after `GRACE` seconds (HiGHS, CP-SAT: nothing on disk) is killed.
+that its cleanup runs; one still inside a solver call after `GRACE` seconds (HiGHS, CP-SAT:
+nothing on disk) is killed.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def solve(
 ) -> Allocation:
     """Find the allocation of greatest value that meets every rule, and verify it.
 
-    `backend` is one of ``"cpsat"`` (default), ``"highs"``, ``"cbc"``. Solver
+    `backend` is ``"cpsat"`` (default) or ``"highs"``. Solver
     options (``time_limit``, ``relative_gap``, ``threads``, ``seed``, ``verbose``) may be
     passed as keywords or as a SolverOptions. `weights` overrides problem.weights (a
     what-if); `compiled` reuses an earlier ``compile_problem(problem)``. An infeasible

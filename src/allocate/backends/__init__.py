@@ -1,8 +1,9 @@
 """Solver backends behind one small protocol, found by name and loaded on first use.
 
-`import allocate` imports no solver library: a backend's module (and with it PuLP, highspy or
+`import allocate` imports no solver library: a backend's module (and with it highspy or
 OR-Tools) is imported when the backend is first asked for, and `available` tells whether its
-package is installed without importing it (cvxpy's REQUIRED_MODULES).
+package is installed without importing it (cvxpy's REQUIRED_MODULES). CBC was a backend until
+its 2.10 release's wrong claims could not be fixed from outside (docs/engine.md, "Trust").
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {
-    "cbc": _Entry("allocate.backends.cbc", "CbcBackend", "pulp", "pulp"),
     "highs": _Entry("allocate.backends.highs", "HighsBackend", "highspy", "highspy"),
     "cpsat": _Entry("allocate.backends.cpsat", "CpSatBackend", "ortools", "ortools"),
 }

@@ -158,12 +158,12 @@ class PinningSession:
 
 
 FLOAT_TRUSTED_PENCE = 10**10
-"""The largest amount (£100m) on which the floating-point MIP backends (HiGHS, CBC) are trusted.
+"""The largest amount (£100m) on which the floating-point MIP backend (HiGHS) is trusted.
 
-Measured (benchmarks/RESULTS.md, differential fuzz): both gave wrong "optimal" or "infeasible"
-answers only on rounds with amounts of 1.9e11 pence or more, where a penny is 1e-11 of a row
-and below what double-precision tolerances resolve; 1e10 keeps a 19x margin. CP-SAT, on exact
-integers, is trusted up to MAX_PENCE."""
+Measured (benchmarks/RESULTS.md, differential fuzz): HiGHS and CBC (since removed) gave wrong
+"optimal" or "infeasible" answers only on rounds with amounts of 1.9e11 pence or more, where a
+penny is 1e-11 of a row and below what double-precision tolerances resolve; 1e10 keeps a 19x
+margin. CP-SAT, on exact integers, is trusted up to MAX_PENCE."""
 
 
 class Backend(Protocol):
