@@ -83,19 +83,23 @@ def run(quick: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     front = frontier(problem)
     frontier_s = time.perf_counter() - t0
+    print(f"  one solve {one:.2f} s; frontier {frontier_s:.1f} s ({frontier_s / one:.1f}x)", flush=True)
 
     t0 = time.perf_counter()
     why = explain(problem, base)
     explain_s = time.perf_counter() - t0
+    print(f"  explain {explain_s:.1f} s ({explain_s / one:.1f}x)", flush=True)
 
     t0 = time.perf_counter()
     rob = robustness(problem, samples=samples, seed=0)
     robustness_s = time.perf_counter() - t0
+    print(f"  robustness {robustness_s:.1f} s ({robustness_s / one:.1f}x)", flush=True)
 
     shares = [float(s) for s in np.linspace(0.0, 1.0, n_shares)]
     t0 = time.perf_counter()
     swept = sweep(problem, shares)
     sweep_s = time.perf_counter() - t0
+    print(f"  sweep of {n_shares} shares {sweep_s:.1f} s", flush=True)
     subset = [int(i) for i in np.linspace(1, n_shares - 2, n_naive)]
     naive = 0.0
     for i in subset:
