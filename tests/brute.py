@@ -151,6 +151,21 @@ def option_value(problem: Problem, o: Option, weights: Weights | None = None) ->
 
 
 # --------------------------------------------------------------------------- the checker
+COUNTS_TOWARD = ("coverage", "equality_gap", "organisation_cap", "min_spend")
+
+
+@dataclass(frozen=True)
+class Committed:
+    """Commitments' contribution to each key of each dimension, organisation and year."""
+
+    money: dict[str, np.ndarray]
+    count: dict[str, np.ndarray]
+    total: float
+    per_year: np.ndarray
+    org_money: np.ndarray
+    org_count: np.ndarray
+
+
 class Checker:
     """Vectorised rule checks over many allocations at once (rows of a 0/1 matrix X)."""
 
@@ -201,7 +216,12 @@ class Checker:
         # counts the whole award (not a pro-rata share).
         org_tags = {o.id: set(o.tags) for o in problem.organisations}
         app_tags = {a.id: set(a.tags) | org_tags.get(a.organisation, set()) for a in problem.applications}
-        self.tags = sorted({t for ts in app_tags.values() for t in ts})
+        self.tags = sorted(
+            {t for ts in app_tags.values() for t in ts}
+            | {t for o in problem.organisations for t in o.tags}
+            | {t for c in problem.commitments for t in c.tags}
+        )
+        self.basis = basis
         tagged = np.zeros((self.n, len(self.tags)))
         for j, o in enumerate(flat):
             for t in app_tags[o.app]:
@@ -217,6 +237,43 @@ class Checker:
         self.org = np.zeros((self.n, len(self.orgs)))
         for j, o in enumerate(flat):
             self.org[j, self.orgs.index(o.organisation)] = 1.0
+        self.commit = {kind: self._committed(kind) for kind in (None, *COUNTS_TOWARD)}
+
+    def _committed(self, kind: str | None) -> Committed:
+        """What the commitments counting toward `kind` (None: every one) add to each key, read
+        from docs/engine.md ("Commitments"): their money over this round's years, attributed like
+        an award's (districts pro rata, groups equally, cells the product, each tag all of it),
+        and one award per key they serve or carry."""
+        years = 1 if self.problem.budget.per_year is None else len(self.problem.budget.per_year)
+        money = {dim: np.zeros(len(keys)) for dim, keys in self.keys.items()}
+        count = {dim: np.zeros(len(keys)) for dim, keys in self.keys.items()}
+        org_money, org_count = np.zeros(len(self.orgs)), np.zeros(len(self.orgs))
+        per_year = np.zeros(years)
+        org_tags = {o.id: set(o.tags) for o in self.problem.organisations}
+        for c in self.problem.commitments:
+            if kind is not None and kind not in c.counts_toward:
+                continue
+            amount = float(sum(c.amounts))
+            per_year += np.array(c.amounts, dtype=np.float64)
+            ds = list(c.districts) or self.districts
+            dsum = sum(self.basis[d] for d in ds)
+            for d in ds:
+                money["district"][self.districts.index(d)] += amount * self.basis[d] / dsum
+                count["district"][self.districts.index(d)] += 1
+                for g in c.client_groups:
+                    k = self.cells.index(f"{d}:{g}")
+                    money["cell"][k] += amount * self.basis[d] / dsum / len(c.client_groups)
+                    count["cell"][k] += 1
+            for g in c.client_groups:
+                money["client_group"][self.groups.index(g)] += amount / len(c.client_groups)
+                count["client_group"][self.groups.index(g)] += 1
+            for t in set(c.tags) | org_tags.get(c.organisation, set()):
+                money["tag"][self.tags.index(t)] += amount
+                count["tag"][self.tags.index(t)] += 1
+            if c.organisation in self.orgs:  # caps bind organisations with an application
+                org_money[self.orgs.index(c.organisation)] += amount
+                org_count[self.orgs.index(c.organisation)] += 1
+        return Committed(money, count, float(per_year.sum()), per_year, org_money, org_count)
 
     # -- helpers -----------------------------------------------------------------
     def app_columns(self, app_id: str) -> list[int]:
@@ -241,9 +298,11 @@ class Checker:
 
     def budget_ok(self, X: np.ndarray) -> np.ndarray:
         b = self.problem.budget
-        ok = X @ self.cost <= b.total
+        c = self.commit[None]  # every commitment is paid from the budget first
+        ok = X @ self.cost + c.total <= b.total
         if b.per_year is not None:
-            ok &= np.all(X @ self.profile <= np.array(b.per_year, dtype=np.float64)[None, :], axis=1)
+            spent = X @ self.profile + c.per_year[None, :]
+            ok &= np.all(spent <= np.array(b.per_year, dtype=np.float64)[None, :], axis=1)
         return ok
 
     def variants_ok(self, X: np.ndarray) -> np.ndarray:
@@ -264,9 +323,10 @@ class Checker:
         if isinstance(rule, Coverage):
             keys = self.keys[rule.over]
             cols = list(range(len(keys))) if rule.key is None else [keys.index(rule.key)]
-            money = (X @ self.attr[rule.over])[:, cols]
-            count = (X @ self.serve[rule.over])[:, cols]
-            t = total[:, None]
+            c = self.commit["coverage"]
+            money = (X @ self.attr[rule.over])[:, cols] + c.money[rule.over][None, cols]
+            count = (X @ self.serve[rule.over])[:, cols] + c.count[rule.over][None, cols]
+            t = total[:, None] + c.total
             ok = np.ones(len(X), dtype=bool)
             if rule.min_amount is not None:
                 ok &= np.all(money >= rule.min_amount - tol, axis=1)
@@ -300,8 +360,9 @@ class Checker:
                 lo, hi = target - rule.tolerance, target + rule.tolerance
             else:
                 lo, hi = rule.ratio[0] * target, rule.ratio[1] * target
-            money = (X @ self.attr[rule.over])[:, cols]
-            t = total[:, None]
+            c = self.commit["equality_gap"]
+            money = (X @ self.attr[rule.over])[:, cols] + c.money[rule.over][None, cols]
+            t = total[:, None] + c.total
             return np.all(money >= lo[None, :] * t - tol, axis=1) & np.all(
                 money <= hi[None, :] * t + tol, axis=1
             )
@@ -317,11 +378,18 @@ class Checker:
                         for d in (a.districts or self.districts)
                         for g in a.client_groups
                     }
+                    | {  # a commitment's cells are served today, and stay served by it
+                        f"{d}:{g}"
+                        for c in self.problem.commitments
+                        for d in (c.districts or self.districts)
+                        for g in c.client_groups
+                    }
                 )
             if not cells:
                 return np.ones(len(X), dtype=bool)
             cols = [self.cells.index(c) for c in cells]
-            return np.all((X @ self.serve["cell"])[:, cols] >= 1, axis=1)
+            kept = self.commit[None].count["cell"][None, cols]
+            return np.all((X @ self.serve["cell"])[:, cols] + kept >= 1, axis=1)
         if isinstance(rule, OrganisationCap):
             cols = (
                 list(range(len(self.orgs)))
@@ -331,13 +399,14 @@ class Checker:
             if rule.tag is not None:  # only organisations carrying the tag
                 carriers = {o.id for o in self.problem.organisations if rule.tag in o.tags}
                 cols = [c for c in cols if self.orgs[c] in carriers]
-            money = (X @ (self.org * self.cost[:, None]))[:, cols]
-            count = (X @ self.org)[:, cols]
+            c = self.commit["organisation_cap"]
+            money = (X @ (self.org * self.cost[:, None]))[:, cols] + c.org_money[None, cols]
+            count = (X @ self.org)[:, cols] + c.org_count[None, cols]
             ok = np.ones(len(X), dtype=bool)
             if rule.max_amount is not None:
                 ok &= np.all(money <= rule.max_amount, axis=1)
             if rule.max_share is not None:
-                ok &= np.all(money <= rule.max_share * total[:, None] + tol, axis=1)
+                ok &= np.all(money <= rule.max_share * (total[:, None] + c.total) + tol, axis=1)
             if rule.max_awards is not None:
                 ok &= np.all(count <= rule.max_awards, axis=1)
             return ok
@@ -364,11 +433,12 @@ class Checker:
         if isinstance(rule, MinSpend):
             b = self.problem.budget
             years = len(b.per_year) if b.per_year is not None else 1
+            c = self.commit["min_spend"]  # money committed in a year counts as spent in it
             if rule.year == "total":
-                scopes: list[tuple[np.ndarray, int]] = [(total, b.total)]
+                scopes: list[tuple[np.ndarray, int]] = [(total + c.total, b.total)]
             else:
                 wanted = range(years) if rule.year == "each" else [rule.year - 1]
-                spent = X @ self.profile
+                spent = X @ self.profile + c.per_year[None, :]
                 scopes = [(spent[:, y], b.per_year[y] if b.per_year is not None else b.total) for y in wanted]
             ok = np.ones(len(X), dtype=bool)
             for money, available in scopes:

@@ -300,7 +300,42 @@ def build_round(src: Source, min_apps: int = 5, max_apps: int = 40, max_rules: i
     rules = _Rules(src, base, d_ids, g_ids, witness, measured, ties)
     n_rules = min(max_rules, src.pick([0, 1, 2, 2, 3, 3, 4, 5, 6, 8]))
     base["rules"] = [rules.rule(src.pick(RULE_KINDS)) for _ in range(n_rules)]
+    base["commitments"] = _commitments(src, base, d_ids, g_ids)
     return _validated(base)
+
+
+COMMITTED_FRACTIONS = (0.0, 0.0, 0.01, 0.05, 0.1, 0.3, 0.5, 1.0)
+COUNTS_TOWARD = ("coverage", "equality_gap", "organisation_cap", "min_spend")
+
+
+def _commitments(
+    src: Source, base: dict[str, Any], d_ids: list[str], g_ids: list[str]
+) -> list[dict[str, Any]]:
+    """Sometimes commitments from an earlier round: a share of each year's room left (all of it,
+    at times: a year with nothing left), by an organisation of the round or another one, counting
+    toward a random set of rule kinds."""
+    if src.integer(0, 2) != 0:
+        return []
+    budget = base["budget"]
+    room = list(budget.get("per_year") or [budget["total"]])
+    orgs = sorted({a["organisation"] for a in base["applications"]})
+    tags = sorted({t for a in base["applications"] for t in a["tags"]})
+    out = []
+    for k in range(src.integer(1, 3)):
+        amounts = [int(r * src.pick(COMMITTED_FRACTIONS)) if src.integer(0, 5) else min(r, 1) for r in room]
+        room = [r - a for r, a in zip(room, amounts, strict=True)]
+        out.append(
+            {
+                "id": f"C{k}",
+                "organisation": src.pick([*orgs, "Earlier Org"]),
+                "amounts": amounts,
+                "client_groups": list(src.subset(g_ids, 1, 2)),
+                "districts": list(src.subset(d_ids, 0, 2)) if src.maybe() else [],
+                "tags": list(src.subset(tags, 0, 1)) if tags else [],
+                "counts_toward": list(src.subset(COUNTS_TOWARD, 0, 4)),
+            }
+        )
+    return out
 
 
 def _population(src: Source, mode: str) -> int:

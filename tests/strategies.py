@@ -23,6 +23,7 @@ from allocate import (
     Application,
     Budget,
     ClientGroup,
+    Commitment,
     Coverage,
     District,
     EqualityGap,
@@ -266,7 +267,34 @@ def problems(
     )
     n_rules = integer(draw, 0, max_rules)
     rules = [rule_for(draw, base, pick(draw, rule_kinds)) for _ in range(n_rules)]
-    return base.replace(rules=tuple(rules))
+    return base.replace(rules=tuple(rules), commitments=commitments(draw, base))
+
+
+COUNTS_TOWARD = ("coverage", "equality_gap", "organisation_cap", "min_spend")
+
+
+def commitments(draw: Any, problem: Problem) -> tuple[Commitment, ...]:
+    """Sometimes one or two commitments from an earlier round, within each year's budget."""
+    if integer(draw, 0, 2) != 0:
+        return ()
+    room = list(problem.budget.per_year or (problem.budget.total,))
+    orgs = sorted({a.organisation for a in problem.applications})
+    out = []
+    for k in range(integer(draw, 1, 2)):
+        amounts = tuple(int(r * pick(draw, [0.0, 0.05, 0.1, 0.3])) for r in room)
+        room = [r - a for r, a in zip(room, amounts, strict=True)]
+        out.append(
+            Commitment(
+                id=f"C{k}",
+                organisation=pick(draw, [*orgs, "Old Org"]),
+                amounts=amounts,
+                client_groups=subset(draw, [g.id for g in problem.client_groups], 1, 2),
+                districts=subset(draw, [d.id for d in problem.districts], 0, 2),
+                tags=subset(draw, TAGS, 0, 1),
+                counts_toward=subset(draw, COUNTS_TOWARD, 0, 4),  # type: ignore[arg-type]
+            )
+        )
+    return tuple(out)
 
 
 def rule_for(draw: Any, problem: Problem, kind: str) -> Any:

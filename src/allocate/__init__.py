@@ -15,6 +15,7 @@ from allocate.analysis.robustness import Robustness, ScoreNoise, robustness
 from allocate.analysis.whatif import sweep
 from allocate.backends import DEFAULT_BACKEND
 from allocate.backends import NAMES as BACKENDS
+from allocate.commitments import Commitment, commitments_from
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.errors import (
     AllocateError,
@@ -67,6 +68,7 @@ __all__ = [
     "Certificate",
     "CertificationError",
     "ClientGroup",
+    "Commitment",
     "Comparison",
     "CompiledProblem",
     "Coverage",
@@ -104,6 +106,7 @@ __all__ = [
     "VerificationError",
     "Weights",
     "cell_key",
+    "commitments_from",
     "compare",
     "compile_problem",
     "diagnose",

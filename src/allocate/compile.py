@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from allocate import commitments
 from allocate.candidates import Candidate, candidates
 from allocate.model import Problem, Weights
 from allocate.rules import RowUnit, budget_label, variants_label
@@ -430,12 +431,14 @@ def compile_problem(problem: Problem) -> CompiledProblem:
     budget = problem.budget
     ctx.rule_index = BUDGET_RULE
     cost = sp.csr_matrix(ctx.cost[None, :])
-    ctx.add_rows([budget_label()], -math.inf, float(budget.total), unit="pence", x=cost)
+    # Commitments from earlier rounds take their share of each year first (exact pence).
+    committed = commitments.per_year(problem)
+    ctx.add_rows([budget_label()], -math.inf, float(budget.total - sum(committed)), unit="pence", x=cost)
     if budget.per_year is not None:
         ctx.add_rows(
             [budget_label(y + 1) for y in range(budget.years)],
             -math.inf,
-            np.array(budget.per_year, dtype=np.float64),
+            np.array([b - c for b, c in zip(budget.per_year, committed, strict=True)], dtype=np.float64),
             unit="pence",
             x=sp.csr_matrix(ctx.profile.T.astype(np.float64)),
         )

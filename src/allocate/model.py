@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
+from allocate.commitments import Commitment
 from allocate.errors import InvalidProblemError, Loc
 from allocate.rules import Rule
 from allocate.schema import MAX_COUNT, MAX_SCORE, Count, Frozen, Key, Name, Pence, Score, Text, Weight
@@ -211,6 +212,9 @@ class Problem(Frozen):
     organisations: tuple[Organisation, ...] = Field(
         default=(), description="organisations' own facts (tags); optional, by organisation name"
     )
+    commitments: tuple[Commitment, ...] = Field(
+        default=(), description="grants from earlier rounds still paying out in this round's years"
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -240,6 +244,7 @@ class Problem(Frozen):
                     (*loc, "beneficiaries"),
                     f"is required when weights.value_form is 'score_beneficiaries' (application {app.id!r})",
                 )
+        _check_commitments(self.commitments, self.budget, districts, groups)
         for i, rule in enumerate(self.rules):
             with _naming(f"rule {rule.label}"):
                 rule.validate_against(self, ("Problem", "rules", i))
@@ -267,6 +272,7 @@ class Problem(Frozen):
         found = {t for a in self.applications for t in a.tags} | {
             t for o in self.organisations for t in o.tags
         }
+        found |= {t for c in self.commitments for t in c.tags}
         return tuple(sorted(found))
 
         raise KeyError(application_id)
@@ -352,6 +358,34 @@ def _check_app(
             )
         _check_scores(score, None, (*loc, "panel_scores", panel), n_social, scale)
     _check_years(app.cost_profile, loc, years)
+
+
+def _check_commitments(
+    commitments: tuple[Commitment, ...], budget: Budget, districts: set[str], groups: set[str]
+) -> None:
+    """Ids unique, places known, one amount per budget year, and no year committed past its budget."""
+    _unique("commitments", [c.id for c in commitments])
+    for i, c in enumerate(commitments):
+        loc: Loc = ("Problem", "commitments", i)
+        if len(c.amounts) != budget.years:
+            raise InvalidProblemError(
+                (*loc, "amounts"),
+                f"has {len(c.amounts)} years but the budget has {budget.years} (commitment {c.id!r})",
+            )
+        _check_districts(c.districts, loc, districts)
+        unknown = [k for k, g in enumerate(c.client_groups) if g not in groups]
+        if unknown:
+            raise InvalidProblemError(
+                (*loc, "client_groups", unknown[0]), f"unknown client group {c.client_groups[unknown[0]]!r}"
+            )
+    limits = budget.per_year or (budget.total,)
+    for y, limit in enumerate(limits):
+        committed = sum(c.amounts[y] for c in commitments)
+        if committed > limit:
+            raise InvalidProblemError(
+                ("Problem", "commitments"),
+                f"commit {committed} pence in budget year {y + 1}, more than its budget of {limit}",
+            )
 
 
 def _check_variant(

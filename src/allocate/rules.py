@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, StrictBool, model_validator
 
+from allocate import commitments
 from allocate.errors import InvalidProblemError, Loc
 from allocate.schema import MAX_COUNT, Count, Frozen, Name, Pence, PenceOrZero, field_error
 from allocate.tally import Dimension, Tally, cell_key
@@ -254,21 +255,34 @@ class Coverage(RuleBase):
         keys = ctx.keys(self.over)
         money, used = _column(ctx.attr(self.over).multiply(ctx.cost[:, None]).tocsr(), keys, self.key)
         served, _ = _column(ctx.serve(self.over), keys, self.key)
+        # Commitments counting toward coverage are constants: they shift each row's bound.
+        c_money = commitments.attributed(ctx.problem, self.over, "coverage")
+        c_count = commitments.serving(ctx.problem, self.over, "coverage")
+        c_total = commitments.total(ctx.problem, "coverage")
         for name, sense, v, unit in self._bounds():
             labels = [self._row_label(name, k) for k in used]
-            lo, hi = (v, math.inf) if sense == ">=" else (-math.inf, v)
+            if unit == "pence":
+                bound = np.array([v - c_money.get(k, 0.0) for k in used])
+            elif unit == "awards":
+                bound = np.array([v - c_count.get(k, 0) for k in used], dtype=np.float64)
+            else:  # money_k + C_k  vs  v·(T + C)
+                bound = np.array([v * c_total - c_money.get(k, 0.0) for k in used])
+            lo, hi = (bound, math.inf) if sense == ">=" else (-math.inf, bound)
             if unit == "pence":
                 ctx.add_rows(labels, lo, hi, unit=unit, x=money)
             elif unit == "awards":
                 ctx.add_rows(labels, lo, hi, unit=unit, x=served)
             else:
-                lo, hi = (0.0, math.inf) if sense == ">=" else (-math.inf, 0.0)
                 ctx.add_rows(labels, lo, hi, unit=unit, x=money, total=np.full(len(used), -v))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         keys = tally.keys(self.over) if self.key is None else [self.key]
-        money = tally.attributed(self.over)
-        count = tally.serving(self.over)
+        problem = tally.problem
+        c_money = commitments.attributed(problem, self.over, "coverage")
+        c_count = commitments.serving(problem, self.over, "coverage")
+        c_total = commitments.total(problem, "coverage")
+        money = {k: m + c_money.get(k, 0.0) for k, m in tally.attributed(self.over).items()}
+        count = {k: n + c_count.get(k, 0) for k, n in tally.serving(self.over).items()}
         out = []
         for name, sense, v, unit in self._bounds():
             for k in keys:
@@ -278,7 +292,7 @@ class Coverage(RuleBase):
                 elif unit == "awards":
                     out.append(self._check(label, sense, count[k], v, unit=unit))
                 else:
-                    limit = v * tally.total
+                    limit = v * (tally.total + c_total)
                     out.append(self._check(label, sense, money[k], limit, unit=unit, tolerance=tolerance))
         return out
 
@@ -364,19 +378,27 @@ class EqualityGap(RuleBase):
         lows, highs = zip(*(self.band(targets[k]) for k in keys), strict=True)
         low = [self._row_label("low", k) for k in keys]
         high = [self._row_label("high", k) for k in keys]
-        ctx.add_rows(low, 0.0, math.inf, unit=self.unit, x=money, total=-np.array(lows))
-        ctx.add_rows(high, -math.inf, 0.0, unit=self.unit, x=money, total=-np.array(highs))
+        # money_k + C_k vs share·(T + C), with committed money C counting toward equality gaps.
+        c_money = commitments.attributed(ctx.problem, self.over, "equality_gap")
+        c_total = commitments.total(ctx.problem, "equality_gap")
+        c_k = np.array([c_money.get(k, 0.0) for k in keys])
+        lo = np.array(lows) * c_total - c_k
+        hi = np.array(highs) * c_total - c_k
+        ctx.add_rows(low, lo, math.inf, unit=self.unit, x=money, total=-np.array(lows))
+        ctx.add_rows(high, -math.inf, hi, unit=self.unit, x=money, total=-np.array(highs))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
-        money = tally.attributed(self.over)
+        c_money = commitments.attributed(tally.problem, self.over, "equality_gap")
+        whole = tally.total + commitments.total(tally.problem, "equality_gap")
+        money = {k: m + c_money.get(k, 0.0) for k, m in tally.attributed(self.over).items()}
         out = []
         for k, t in self.targets(tally.problem).items():
             lo, hi = self.band(t)
             out.append(
-                self._check(self._row_label("low", k), ">=", money[k], lo * tally.total, tolerance=tolerance)
+                self._check(self._row_label("low", k), ">=", money[k], lo * whole, tolerance=tolerance)
             )
             out.append(
-                self._check(self._row_label("high", k), "<=", money[k], hi * tally.total, tolerance=tolerance)
+                self._check(self._row_label("high", k), "<=", money[k], hi * whole, tolerance=tolerance)
             )
         return out
 
@@ -414,6 +436,7 @@ class NoNewGaps(RuleBase):
             for d in (a.districts or all_districts)
             for g in a.client_groups
         }
+        cells |= set(commitments.serving(problem, "cell", None))  # commitments serve cells today
         return [k for k in Tally(problem, ()).keys("cell") if k in cells]
 
     def validate_against(self, problem: Problem, loc: Loc) -> None:
@@ -429,11 +452,18 @@ class NoNewGaps(RuleBase):
             return
         position = {k: i for i, k in enumerate(keys)}
         served = ctx.serve("cell").T.tocsr()[[position[k] for k in cells]]
-        ctx.add_rows([self._row_label(k) for k in cells], 1.0, math.inf, unit=self.unit, x=served)
+        # A commitment serving a cell keeps it served: its row's bound drops by one per commitment.
+        kept = commitments.serving(ctx.problem, "cell", None)
+        lo = np.array([1.0 - kept.get(k, 0) for k in cells])
+        ctx.add_rows([self._row_label(k) for k in cells], lo, math.inf, unit=self.unit, x=served)
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         count = tally.serving("cell")
-        return [self._check(self._row_label(k), ">=", count[k], 1) for k in self.served_today(tally.problem)]
+        kept = commitments.serving(tally.problem, "cell", None)
+        return [
+            self._check(self._row_label(k), ">=", count[k] + kept.get(k, 0), 1)
+            for k in self.served_today(tally.problem)
+        ]
 
 
 class OrganisationCap(RuleBase):
@@ -494,27 +524,37 @@ class OrganisationCap(RuleBase):
         used = self._selected(ctx.problem, orgs)
         incidence = ctx.org_matrix.T.tocsr()[[orgs.index(o) for o in used]]
         money = incidence.multiply(ctx.cost[None, :]).tocsr()
+        # Commitments counting toward caps are constants: whole pence and whole awards.
+        c_money, c_count = commitments.by_organisation(ctx.problem, "organisation_cap")
+        c_total = commitments.total(ctx.problem, "organisation_cap")
         if self.max_amount is not None:
             labels = [self._row_label("max_amount", o) for o in used]
-            ctx.add_rows(labels, -math.inf, float(self.max_amount), unit="pence", x=money)
+            hi = np.array([float(self.max_amount - c_money.get(o, 0)) for o in used])
+            ctx.add_rows(labels, -math.inf, hi, unit="pence", x=money)
         if self.max_share is not None:
             labels = [self._row_label("max_share", o) for o in used]
             share = np.full(len(used), -self.max_share)
-            ctx.add_rows(labels, -math.inf, 0.0, unit="share", x=money, total=share)
+            hi = np.array([self.max_share * c_total - c_money.get(o, 0) for o in used])
+            ctx.add_rows(labels, -math.inf, hi, unit="share", x=money, total=share)
         if self.max_awards is not None:
             labels = [self._row_label("max_awards", o) for o in used]
-            ctx.add_rows(labels, -math.inf, float(self.max_awards), unit="awards", x=incidence)
+            hi = np.array([float(self.max_awards - c_count.get(o, 0)) for o in used])
+            ctx.add_rows(labels, -math.inf, hi, unit="awards", x=incidence)
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         money, count = tally.by_organisation()
         orgs = self._selected(tally.problem, sorted(money))
+        c_money, c_count = commitments.by_organisation(tally.problem, "organisation_cap")
+        money = {o: m + c_money.get(o, 0) for o, m in money.items()}
+        count = {o: n + c_count.get(o, 0) for o, n in count.items()}
+        whole = tally.total + commitments.total(tally.problem, "organisation_cap")
         out = []
         for o in orgs:
             if self.max_amount is not None:
                 label = self._row_label("max_amount", o)
                 out.append(self._check(label, "<=", money[o], self.max_amount, unit="pence"))
             if self.max_share is not None:
-                limit = self.max_share * tally.total
+                limit = self.max_share * whole
                 label = self._row_label("max_share", o)
                 out.append(self._check(label, "<=", money[o], limit, unit="share", tolerance=tolerance))
             if self.max_awards is not None:
@@ -810,16 +850,19 @@ class MinSpend(RuleBase):
         return out
 
     def emit(self, ctx: CompileContext) -> None:
+        committed = commitments.per_year(ctx.problem, "min_spend")
         for bound, y, least in self.limits(ctx.problem):
             x = ctx.cost if y is None else ctx.profile[:, y - 1].astype(np.float64)
             label = self._row_label(bound, y)
+            least -= sum(committed) if y is None else committed[y - 1]  # spent already: exact pence
             ctx.add_rows([label], float(least), math.inf, unit=self.unit, x=sp.csr_matrix(x[None, :]))
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
-        per_year = tally.per_year()
+        committed = commitments.per_year(tally.problem, "min_spend")
+        per_year = [s + c for s, c in zip(tally.per_year(), committed, strict=True)]
         out = []
         for bound, y, least in self.limits(tally.problem):
-            spent = tally.total if y is None else per_year[y - 1]
+            spent = tally.total + sum(committed) if y is None else per_year[y - 1]
             out.append(self._check(self._row_label(bound, y), ">=", spent, least))
         return out
 

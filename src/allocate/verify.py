@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from allocate import commitments
 from allocate.candidates import Candidate, candidates
 from allocate.compile import FRACTION_MARGIN
 from allocate.model import Problem, Weights
@@ -66,10 +67,12 @@ def verify(
     found, problems = resolve(problem, chosen)
     tally = Tally(problem, found)
     budget = problem.budget
-    checks = [RuleCheck(budget_label(), "<=", tally.total, budget.total)]
+    # Money committed by earlier rounds is spent from the same budget (achieved includes it).
+    committed = commitments.per_year(problem)
+    checks = [RuleCheck(budget_label(), "<=", tally.total + sum(committed), budget.total)]
     if budget.per_year is not None:
         for y, (spent, limit) in enumerate(zip(tally.per_year(), budget.per_year, strict=True)):
-            checks.append(RuleCheck(budget_label(y + 1), "<=", spent, limit))
+            checks.append(RuleCheck(budget_label(y + 1), "<=", spent + committed[y], limit))
     for app, n in Counter(c.application.id for c in found).items():
         if n > 1:
             checks.append(RuleCheck(variants_label(app), "<=", n, 1, unit="awards"))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from allocate.errors import InvalidProblemError, Loc
 from allocate.io import cells, jsontext, numbers, panel_scores, publisher, workbook
+from allocate.io import commitments as commitment_table
 from allocate.io.cells import LIST_SEPARATOR, Raw, Row, Spec, Table, decode, empty, numbered_columns
 from allocate.io.safe import restore
 from allocate.model import (
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 TABLES = (
     "applications", "variants", "districts", "client_groups", "budget", "rules", "weights", "settings", "publisher",
-    "organisations", "panel_scores",
+    "organisations", "panel_scores", "commitments",
 )  # fmt: skip
 """The tables of a round; ``publisher`` is read by `allocate.io.publisher.read_publisher`."""
 REQUIRED_TABLES = ("applications", "districts", "client_groups", "budget")
@@ -66,6 +67,7 @@ _SPECS: dict[str, Spec] = {
     "rules": Spec(("kind",), any_columns=True),
     "publisher": publisher.SPEC,
     "panel_scores": panel_scores.SPEC,
+    "commitments": commitment_table.SPEC,
 }
 
 
@@ -356,6 +358,8 @@ def problem_from_tables(tables: Mapping[str, Table], rules: list[Any] | None = N
         data["organisations"] = [
             {"id": r.required_text("id"), "tags": r.names("tags")} for r in rows["organisations"]
         ]
+    if rows.get("commitments"):
+        data["commitments"] = commitment_table.read(rows["commitments"])
     if rules is not None:
         data["rules"] = rules
     elif "rules" in rows:

@@ -16,6 +16,7 @@ from typing import Any
 
 from allocate.errors import InvalidProblemError
 from allocate.io import atomic, cells, jsontext, panel_scores, workbook
+from allocate.io import commitments as commitment_table
 from allocate.io.cells import LIST_SEPARATOR, Raw, Spec, Table, decode
 from allocate.io.safe import Cell, neutralise, neutralise_row
 from allocate.model import Problem
@@ -203,6 +204,8 @@ def problem_tables(
         tables["organisations"] = (["id", "tags"], [[o.id, _join(o.tags)] for o in problem.organisations])
     if (extra := panel_scores.table(problem)) is not None:
         tables["panel_scores"] = extra
+    if (committed := commitment_table.table(problem, money, m)) is not None:
+        tables["commitments"] = committed
     if problem.rules:
         tables["rules"] = _rules_table(problem)
     w = problem.weights

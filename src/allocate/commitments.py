@@ -1,0 +1,182 @@
+"""Commitments from earlier rounds: money already promised in this round's budget years.
+
+A multi-year grant awarded in an earlier round still pays out in the years this round
+budgets for. A `Commitment` states who holds it, how much it pays in each of this round's
+budget years (pence), and which cells it serves (districts × client groups). It always
+
+* reduces each year's budget (and the total) by its amounts, and
+* serves its cells: they count as served today for `NoNewGaps`, and stay served by it.
+
+It counts toward other rules only where the user says so (``counts_toward``): ``"coverage"``
+(its money and one award toward every district, client group, cell and tag it serves or
+carries), ``"equality_gap"`` (its money in the shares), ``"organisation_cap"`` (its money and
+one award toward its organisation's caps) and ``"min_spend"`` (its money as spent in its years).
+In a share rule the committed money counted also joins the total the share is of.
+
+In the compiled rows commitments are constants: they shift row bounds (exact whole pence where
+the row is whole pence), never add variables. The verifier adds them to what it tallies from
+the Problem. The helpers here read the Problem directly, in plain Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator
+
+from allocate.schema import Frozen, Key, Name, PenceOrZero
+from allocate.tally import Dimension, cell_key
+
+if TYPE_CHECKING:
+    from allocate.model import Problem
+    from allocate.result import Allocation
+
+CountsToward = Literal["coverage", "equality_gap", "organisation_cap", "min_spend"]
+"""The rules (by kind) a commitment's money and award may count toward."""
+
+
+def _no_repeats(v: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(v)) != len(v):
+        dup = next(k for k, c in Counter(v).items() if c > 1)
+        raise ValueError(f"lists {dup!r} twice")
+    return v
+
+
+class Commitment(Frozen):
+    """A grant from an earlier round that still pays out in this round's budget years."""
+
+    id: Name
+    organisation: Name
+    amounts: tuple[PenceOrZero, ...] = Field(
+        min_length=1, description="pence in each budget year of this round"
+    )
+    client_groups: tuple[Key, ...] = Field(min_length=1)
+    districts: tuple[Key, ...] = Field(default=(), description="districts served; empty means county-wide")
+    tags: tuple[Name, ...] = ()
+    counts_toward: tuple[CountsToward, ...] = Field(
+        default=(), description="rules its money and award count toward (beyond budget and NoNewGaps)"
+    )
+
+    @field_validator("client_groups", "districts", "tags", "counts_toward")
+    @classmethod
+    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _no_repeats(v)
+
+    @property
+    def total(self) -> int:
+        """Pence paid over this round's budget years."""
+        return sum(self.amounts)
+
+    def counts(self, kind: CountsToward) -> bool:
+        return kind in self.counts_toward
+
+
+def _counting(problem: Problem, kind: CountsToward | None) -> list[Commitment]:
+    return [c for c in problem.commitments if kind is None or c.counts(kind)]
+
+
+def per_year(problem: Problem, kind: CountsToward | None = None) -> list[int]:
+    """Committed pence in each budget year (every commitment, or those counting toward `kind`)."""
+    years = problem.budget.years
+    return [sum(c.amounts[y] for c in _counting(problem, kind)) for y in range(years)]
+
+
+def total(problem: Problem, kind: CountsToward | None = None) -> int:
+    """Committed pence over the round's years."""
+    return sum(c.total for c in _counting(problem, kind))
+
+
+def tags_of(problem: Problem, commitment: Commitment) -> tuple[str, ...]:
+    """The commitment's own tags and its organisation's, sorted."""
+    org = {o.id: o.tags for o in problem.organisations}.get(commitment.organisation, ())
+    return tuple(sorted({*commitment.tags, *org}))
+
+
+def _shares(problem: Problem, c: Commitment, over: Dimension) -> dict[str, float]:
+    """How a commitment's money splits across keys: as an application's would (Tally.shares)."""
+    if over == "tag":
+        return dict.fromkeys(tags_of(problem, c), 1.0)
+    groups = {g: 1.0 / len(c.client_groups) for g in c.client_groups}
+    if over == "client_group":
+        return groups
+    basis = {
+        d.id: (d.population if problem.attribution == "population" else d.need) for d in problem.districts
+    }
+    served = c.districts or tuple(basis)
+    whole = math.fsum(basis[d] for d in served)
+    districts = {d: basis[d] / whole for d in served}
+    if over == "district":
+        return districts
+    return {cell_key(d, g): wd * wg for d, wd in districts.items() for g, wg in groups.items()}
+
+
+def attributed(problem: Problem, over: Dimension, kind: CountsToward) -> dict[str, float]:
+    """Committed pence attributed to each key (only keys with some), like `Tally.attributed`."""
+    parts: dict[str, list[float]] = {}
+    for c in _counting(problem, kind):
+        for k, w in _shares(problem, c, over).items():
+            parts.setdefault(k, []).append(c.total * w)
+    return {k: math.fsum(v) for k, v in parts.items()}
+
+
+def serving(problem: Problem, over: Dimension, kind: CountsToward | None) -> dict[str, int]:
+    """Number of commitments serving (carrying) each key (only keys with some)."""
+    out: dict[str, int] = {}
+    for c in _counting(problem, kind):
+        for k in _shares(problem, c, over):
+            out[k] = out.get(k, 0) + 1
+    return out
+
+
+def by_organisation(problem: Problem, kind: CountsToward) -> tuple[dict[str, int], dict[str, int]]:
+    """(committed pence, commitments) per organisation."""
+    money: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for c in _counting(problem, kind):
+        money[c.organisation] = money.get(c.organisation, 0) + c.total
+        count[c.organisation] = count.get(c.organisation, 0) + 1
+    return money, count
+
+
+def commitments_from(
+    allocation: Allocation,
+    problem: Problem,
+    *,
+    years_later: int = 1,
+    years: int | None = None,
+    counts_toward: tuple[CountsToward, ...] = ("coverage", "equality_gap", "organisation_cap"),
+) -> tuple[Commitment, ...]:
+    """The commitments a round's awards leave to a round starting `years_later` budget years on.
+
+    Each award's yearly amounts from year ``years_later + 1`` on become the later round's first
+    years (`years`: the later round's number of budget years, default this round's; years past
+    the award's end are 0). Awards that have finished by then leave nothing. Ids are the award's
+    application (``/variant`` when a variant was awarded); districts served are the awarded
+    option's, client groups and own tags the application's.
+    """
+    from allocate.verify import resolve
+
+    n = problem.budget.years if years is None else years
+    chosen, unknown = resolve(problem, [(a.application, a.variant) for a in allocation.awards])
+    if unknown:
+        raise ValueError(f"the allocation is not of this problem: {unknown[0]}")
+    out = []
+    for cand in chosen:
+        rest = tuple(cand.profile[years_later:])[:n]
+        amounts = rest + (0,) * (n - len(rest))
+        if not any(amounts):
+            continue
+        out.append(
+            Commitment(
+                id=cand.id,
+                organisation=cand.organisation,
+                amounts=amounts,
+                client_groups=cand.client_groups,
+                districts=cand.districts,
+                tags=cand.application.tags,
+                counts_toward=counts_toward,
+            )
+        )
+    return tuple(out)
