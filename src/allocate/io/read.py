@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from allocate.commitments import Commitment
 from allocate.errors import InvalidProblemError, Loc
 from allocate.io import cells, jsontext, numbers, panel_scores, publisher, workbook
 from allocate.io import commitments as commitment_table
@@ -430,6 +431,7 @@ def problem_from_dataframe(
     scale: ScoreScale | None = None,
     social_objectives: Sequence[str] = SOCIAL_OBJECTIVES,
     organisations: Sequence[Organisation] = (),
+    commitments: Sequence[Commitment] = (),
 ) -> Problem:
     """A Problem whose applications (and variants) come from DataFrames with the documented columns.
 
@@ -466,7 +468,11 @@ def problem_from_dataframe(
     tables["settings"] = _objects_table("settings", [settings])
     problem = problem_from_tables(tables, rules=[])
     return problem.replace(
-        rules=tuple(rules), weights=weights or Weights(), name=name, organisations=tuple(organisations)
+        rules=tuple(rules),
+        weights=weights or Weights(),
+        name=name,
+        organisations=tuple(organisations),
+        commitments=tuple(commitments),
     )
 
 
