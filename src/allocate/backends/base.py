@@ -76,20 +76,69 @@ class MarginCheck:
     def __init__(self, model: CompiledProblem) -> None:
         rules = model.row_margin > 0
         self.model = model
-        self.A = model.A[rules]
+        self.A = model.A[rules].tocsr()
         self.abs_A = abs(self.A)
         self.lo, self.hi = model.row_lo[rules], model.row_hi[rules]
 
-    def broken(self, x: np.ndarray) -> bool:
+    def on_awards(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Row i over the awards alone (T = cost @ x substituted) and a bound on each coefficient's
+        rounding error; None if the row holds other columns."""
+        model = self.model
+        start, end = self.A.indptr[i], self.A.indptr[i + 1]
+        cols, values = self.A.indices[start:end], self.A.data[start:end]
+        row, size = np.zeros(model.n), np.zeros(model.n)
+        awards = cols < model.n
+        row[cols[awards]] = values[awards]
+        size[cols[awards]] = np.abs(values[awards])
+        for j, v in zip(cols[~awards].tolist(), values[~awards].tolist(), strict=True):
+            if j != model.total_col:
+                return None
+            row += v * model.cost
+            size += abs(v) * np.abs(model.cost)
+        return row, 4 * np.finfo(float).eps * size
+
+    def _rounded(self, x: np.ndarray) -> np.ndarray:
         model = self.model
         rounded = np.where(model.integer, np.round(x), x)
         if model.total_col is not None:
             rounded[model.total_col] = model.cost @ rounded[: model.n]
+        return rounded
+
+    def _low_high(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows the rounded answer breaks below their lower bound, and above their upper one."""
+        rounded = self._rounded(x)
         activity = self.A @ rounded
         # Floating-point noise of the sums (a continuous variable may sit exactly on a bound), far
         # below the margins (half a unit, a thousandth of a penny) this check is about.
         noise = 1e-6 + 1e-12 * (self.abs_A @ np.abs(rounded))
-        return bool(np.any(activity < self.lo - noise) or np.any(activity > self.hi + noise))
+        return activity < self.lo - noise, activity > self.hi + noise
+
+    def broken(self, x: np.ndarray) -> bool:
+        low, high = self._low_high(x)
+        return bool(low.any() or high.any())
+
+    def cuts(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Award sets to exclude, as (up, down) index arrays: each cut says "fund an award in `up`
+        or drop one in `down`"; empty if the answer breaks no row.
+
+        For a broken row over the awards alone, every allocation that only drops awards pushing
+        the row towards its bound and only adds awards pushing it away breaks the row at least
+        as much (its activity moves further past the bound), so one cut excludes that whole
+        family, not just this answer; such cuts remove no allocation that meets the row. For
+        any other broken row the cut is the answer's own set of awards (a no-good).
+        """
+        low, high = self._low_high(x)
+        chosen = x[: self.model.n] > 0.5
+        cuts: list[tuple[np.ndarray, np.ndarray]] = []
+        for rows, sign in ((np.flatnonzero(low), 1.0), (np.flatnonzero(high), -1.0)):
+            for i in rows.tolist():
+                found = self.on_awards(i)
+                if found is None:
+                    return [(np.flatnonzero(~chosen), np.flatnonzero(chosen))]
+                a, err = sign * found[0], found[1]  # the row as a lower bound it falls short of
+                # A coefficient within rounding error of 0 counts as either sign (a weaker, safe cut).
+                cuts.append((np.flatnonzero(~chosen & (a > -err)), np.flatnonzero(chosen & (a < err))))
+        return cuts
 
 
 class PinningSession:
@@ -132,9 +181,11 @@ class PinningSession:
                 raw = self._solve(objective, left, hint)
                 if self._margins is None:
                     self._margins = MarginCheck(self.model)
-                if raw.x is None or not self._margins.broken(raw.x):
+                cuts = [] if raw.x is None else self._margins.cuts(raw.x)
+                if not cuts:
                     return dataclasses.replace(raw, seconds=time.perf_counter() - start)
-                self._exclude(raw.x[: self.model.n] > 0.5)
+                for up, down in cuts:
+                    self._exclude(up, down)
             raise SolverError(
                 f"backend {self.name!r} failed: {MAX_CUTS} answers in a row broke a row beyond its margin"
             )
@@ -149,8 +200,8 @@ class PinningSession:
     def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _exclude(self, chosen: np.ndarray) -> None:
-        """Add the row that forbids exactly this set of awards (the others stay allowed)."""
+    def _exclude(self, up: np.ndarray, down: np.ndarray) -> None:
+        """Add the row "fund an award in `up` or drop one in `down`" (see MarginCheck.cuts)."""
         raise SolverError(f"backend {self.name!r} returned an allocation that breaks a row beyond its margin")
 
     def _solve(self, objective: np.ndarray, options: SolverOptions, hint: np.ndarray | None) -> RawSolution:

@@ -306,8 +306,8 @@ class CpSatSession(PinningSession):
         self.lb, self.ub = lb.astype(np.float64), ub.astype(np.float64)
         self.build_seconds = time.perf_counter() - start
 
-    def _exclude(self, chosen: np.ndarray) -> None:
-        self.cp.add(sum(1 - self.xs[j] if on else self.xs[j] for j, on in enumerate(chosen)) >= 1)
+    def _exclude(self, up: np.ndarray, down: np.ndarray) -> None:
+        self.cp.add(sum(self.xs[int(j)] for j in up) + sum(1 - self.xs[int(j)] for j in down) >= 1)
 
     def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         variables = self.cp.proto.variables

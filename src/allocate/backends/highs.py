@@ -97,10 +97,11 @@ class HighsSession(PinningSession):
         self.lb, self.ub = model.var_lb, model.var_ub
         self.build_seconds = time.perf_counter() - start
 
-    def _exclude(self, chosen: np.ndarray) -> None:
-        awards = np.arange(len(chosen), dtype=np.int32)
-        values = np.where(chosen, 1.0, -1.0)
-        self.h.addRow(-np.inf, float(chosen.sum()) - 1.0, len(awards), awards, values)
+    def _exclude(self, up: np.ndarray, down: np.ndarray) -> None:
+        # sum(up) + sum(1 - down) >= 1, i.e. sum(up) - sum(down) >= 1 - |down|
+        awards = np.concatenate([up, down]).astype(np.int32)
+        values = np.concatenate([np.ones(len(up)), -np.ones(len(down))])
+        self.h.addRow(1.0 - len(down), np.inf, len(awards), awards, values)
 
     def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         self.h.changeColsBounds(len(cols), cols.astype(np.int32), lo, hi)
