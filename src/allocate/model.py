@@ -219,9 +219,9 @@ class Problem(Frozen):
     @model_validator(mode="after")
     def _references(self) -> Self:
         _unique("districts", [d.id for d in self.districts])
-        _unique("organisations", [o.id for o in self.organisations])
         _unique("client_groups", [g.id for g in self.client_groups])
         _unique("applications", [a.id for a in self.applications])
+        _unique("organisations", [o.id for o in self.organisations])
         districts = {d.id for d in self.districts}
         groups = {g.id for g in self.client_groups}
         n_social = len(self.social_objectives)
@@ -255,6 +255,8 @@ class Problem(Frozen):
         for app in self.applications:
             if app.id == application_id:
                 return app
+        raise KeyError(application_id)
+
     def tags_of(self, application: Application) -> tuple[str, ...]:
         """The application's tags and its organisation's, sorted (each once)."""
         own = self._organisation_tags.get(application.organisation, ())
@@ -274,8 +276,6 @@ class Problem(Frozen):
         }
         found |= {t for c in self.commitments for t in c.tags}
         return tuple(sorted(found))
-
-        raise KeyError(application_id)
 
     def replace(self, **changes: Any) -> Problem:
         """A validated copy with some fields changed (the original is untouched)."""
