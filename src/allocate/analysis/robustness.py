@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from allocate.analysis.workers import Progress, executor_for, session, start_from, token
+from allocate.analysis.workers import Progress, executor_for, session, token
 from allocate.backends import DEFAULT_BACKEND
 from allocate.compile import compile_problem
 from allocate.errors import InfeasibleError, InvalidProblemError, VerificationError
@@ -161,15 +161,16 @@ def _samples(
     bare: Problem,
     backend: str,
     options: SolverOptions,
-    start: np.ndarray,
     deltas: Sequence[Deltas],
 ) -> list[frozenset[str] | None]:
     """Solve perturbed rounds on one loaded model (a task of `robustness`).
 
     Scores enter only the objective and the pass marks, so one model of the round without its
     pass marks serves every sample: each gets its own objective, the candidates below a pass
-    mark at its scores pinned out, and the baseline allocation (less those) as a start. Each
-    answer is verified against the perturbed round itself.
+    mark at its scores pinned out. Each answer is verified against the perturbed round itself.
+    No starting allocation is given: started from the baseline (less the bids a sample's pass
+    mark excludes) CP-SAT took longer on East Sussex, 4.5 s a sample against 3.3 s without
+    (the baseline is far from a sample's optimum; benchmarks/RESULTS.md).
     """
     model, loaded = session(key, bare, backend)
     cands = model.candidates
@@ -188,10 +189,7 @@ def _samples(
         scored = dataclasses.replace(model, outcome_norm=outcome / hi_o, social_norm=social / hi_s)
         o, s = scored.objective(problem.weights)
         failing = _failing(marks, outcome, social)
-        awards = start[: model.n].copy()
-        awards[failing] = 0.0
-        hint = start_from(model, awards)
-        raw = loaded.solve(o + s, options, hint=hint, fix=dict.fromkeys(np.flatnonzero(failing).tolist(), 0))
+        raw = loaded.solve(o + s, options, fix=dict.fromkeys(np.flatnonzero(failing).tolist(), 0))
         if raw.x is None:
             out.append(None)
             continue
@@ -261,7 +259,7 @@ def robustness(
     `concurrent.futures.Executor`, e.g. a ProcessPoolExecutor or a Dask client's
     ``get_executor()``; default: a process pool on rounds of 50 or more candidate awards, else
     this process). Each worker loads the round once and re-solves it per sample with new
-    objective and pass-mark pins, started from the baseline. ``progress(done, total)`` is
+    objective and pass-mark pins. ``progress(done, total)`` is
     called as batches finish. The same problem, noise, samples and seed always give the same
     result, whatever the executor. ``noise_model="panel"`` draws only panel-level shifts (a
     panel's whole scoring moves together; see `draw`), to ask how much the allocation depends on
@@ -283,14 +281,9 @@ def robustness(
     batches = [deltas[i : i + size] for i in range(0, samples, size)]
     bare = _without_marks(problem)
     model = compile_problem(bare)
-    chosen = {(a.application, a.variant) for a in baseline.awards}
-    start = start_from(
-        model,
-        np.array([(c.application.id, c.variant_id) in chosen for c in model.candidates], dtype=np.float64),
-    )
     key = token(bare)
     with executor_for(executor, len(batches), model.n) as pool:
-        futures = [pool.submit(_samples, key, problem, bare, backend, opts, start, b) for b in batches]
+        futures = [pool.submit(_samples, key, problem, bare, backend, opts, b) for b in batches]
         position = {f: i for i, f in enumerate(futures)}
         results: dict[int, list[frozenset[str] | None]] = {}
         for fut in as_completed(futures):
