@@ -26,7 +26,7 @@ SLOW = {"analysis.md", "scenarios.md", "engine.md"}
 SESSION = {"analysis.md"}
 """Walkthroughs pasted into one interactive session (the script comes in on stdin, so process
 pools do not re-run it in every worker); the others are pasted into a script file."""
-HANG_GUARD = 900.0
+HANG_GUARD = 1800.0
 """Seconds before a file's examples are stopped as hung (a guard, not a performance check)."""
 
 _SESSION = "import sys; exec(compile(sys.stdin.read(), '<session>', 'exec'))"
