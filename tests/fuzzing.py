@@ -966,6 +966,11 @@ def verdicts(runs: dict[str, BackendRun], time_limit: float) -> RoundRecord:
             rec.unverified[b] = (
                 f"returns an allocation that fails verification: {'; '.join(r.violations[:3])}"
             )
+    if runs and len(rec.out_of_range) == len(runs):
+        # A valid round that every backend declines has no answer at all: a failure of each.
+        for b in rec.out_of_range:
+            rec.raised[b] = runs[b].error_type or "SolverError"
+        rec.out_of_range = []
     good = {b: r.value for b, r in runs.items() if r.verified and r.value is not None}
     if good:
         rec.best = max(good.values())

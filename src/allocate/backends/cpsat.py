@@ -55,7 +55,7 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
-from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, check_range, proven
+from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven
 from allocate.compile import TOTAL_RULE, CompiledProblem
 from allocate.errors import SolverError
 from allocate.schema import MAX_PENCE
@@ -274,7 +274,9 @@ class CpSatBackend:
     max_pence = MAX_PENCE
 
     def prepare(self, model: CompiledProblem) -> CpSatSession:
-        check_range(self, model)
+        # No check_range: validation keeps every amount a round states within MAX_PENCE, and a
+        # bound derived from them (a share of new plus committed money) may lie beyond it;
+        # the integer rows scale whatever they hold (fuzz seed 2033 round 759: £15.75bn).
         return CpSatSession(model)
 
 
