@@ -32,8 +32,15 @@ FRONTIER_FROM = 24
 off the exact frontier (about two solves per distinct allocation) instead of solved one by one."""
 
 TIE_MARGIN = 1e-6
-"""Relative value gap under which two frontier allocations count as tied at a share: such a
-share is solved directly (far above CP-SAT's objective resolution, 2^-50, and HiGHS's gaps)."""
+"""Relative value gap under which two frontier allocations count as tied at a share (the what-if
+page's rule, `analysis.share_map`)."""
+
+READ_OFF_MARGIN = 1e-9
+"""Relative value gap under which `sweep` counts two frontier allocations as tied at a share and
+solves that share directly: the frontier's own tolerance (`frontier.REL_TOL`), far above CP-SAT's
+objective resolution (2^-50), and far below the gap between distinct frontier neighbours, which
+may differ by a few units of value (two small grants swapped) over a whole interval: with 1e-6,
+a 1,000-share sweep of East Sussex spent most of its time solving such shares."""
 
 
 def as_weights(problem: Problem, w: Weights | float) -> Weights:
@@ -76,7 +83,7 @@ def sweep(
     A bare float is a social value share. ``method="frontier"`` (and ``"auto"`` for at least
     `FRONTIER_FROM` weightings that differ only in their social value share) computes the exact
     frontier once and reads each share's optimum off it: the allocation whose interval contains
-    the share. A share where two frontier allocations tie (a breakpoint, within `TIE_MARGIN`) or
+    the share. A share where two frontier allocations tie (a breakpoint, within `READ_OFF_MARGIN`) or
     at either end (0 or 1, where allocations equal on the one part that counts tie) is solved
     directly, so every answer is the one ``solve(problem, weights=...)`` gives; every allocation
     is verified. ``method="solve"`` solves each weighting: weightings are split into contiguous
@@ -173,7 +180,7 @@ def _from_frontier(
         values = (1 - share) * O_ + share * S_
         order = np.argsort(-values, kind="stable")
         best = float(values[order[0]])
-        tied = len(order) > 1 and best - float(values[order[1]]) <= TIE_MARGIN * max(1.0, abs(best))
+        tied = len(order) > 1 and best - float(values[order[1]]) <= READ_OFF_MARGIN * max(1.0, abs(best))
         if share in (0.0, 1.0) or tied:
             direct.append(i)
             continue
