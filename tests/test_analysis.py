@@ -463,3 +463,12 @@ def test_robustness_weights_value_form_unchanged() -> None:
     p = tiny(n=6, seed=8).replace(weights=Weights(social_value_share=0.3))
     r = robustness(p, ScoreNoise(1.0, 1.0), samples=2, seed=0)
     assert r.baseline.weights.social_value_share == 0.3
+
+
+def test_price_of_rules_names_an_unknown_rule_index() -> None:
+    from allocate import InvalidProblemError, price_of_rules
+    from allocate.scenarios import east_sussex_2011
+
+    problem = east_sussex_2011()
+    with pytest.raises(InvalidProblemError, match=r"rules\[99\]: rule index 99 is out of range"):
+        price_of_rules(problem, rules=[99])

@@ -19,7 +19,7 @@ import numpy as np
 from allocate.analysis.workers import Progress, executor_for, start_from
 from allocate.backends import DEFAULT_BACKEND
 from allocate.compile import compile_problem
-from allocate.errors import InfeasibleError
+from allocate.errors import InfeasibleError, InvalidProblemError
 from allocate.model import Problem
 from allocate.options import SolverOptions
 from allocate.result import Allocation
@@ -160,7 +160,9 @@ def price_of_rules(
     chosen = [i for i, r in enumerate(problem.rules) if r.equity or r.target] if rules is None else list(rules)
     for i in chosen:
         if not 0 <= i < len(problem.rules):
-            raise IndexError(f"rule index {i} is out of range (the problem has {len(problem.rules)} rules)")
+            raise InvalidProblemError(
+                ("rules", i), f"rule index {i} is out of range (the problem has {len(problem.rules)} rules)"
+            )
     bands = DEFAULT_TOLERANCES if tolerances is None else tuple(tolerances)
     base = solve(problem, backend, options=opts, diagnose=False)
     if base.status not in ("optimal", "feasible"):
