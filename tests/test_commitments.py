@@ -192,6 +192,22 @@ def test_commitments_from_carries_the_later_years() -> None:
     assert later[0].districts == ("East",) and later[0].client_groups == ("carers",)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "field"), [({"years_later": -1}, "years_later"), ({"years": 0}, "years")]
+)
+def test_commitments_from_names_a_bad_argument(kwargs: dict[str, int], field: str) -> None:
+    p = round_()
+    with pytest.raises(InvalidProblemError, match=rf"commitments_from\.{field}"):
+        commitments_from(solve(p), p, **kwargs)
+
+
+def test_commitments_from_refuses_another_rounds_allocation() -> None:
+    p = round_()
+    other = p.replace(applications=p.applications[:1])
+    with pytest.raises(InvalidProblemError, match=r"commitments_from\.allocation: is not of this problem"):
+        commitments_from(solve(p), other)
+
+
 @settings(max_examples=examples(25))
 @given(problems(max_apps=6, max_combinations=4_000).filter(lambda p: bool(p.commitments)))
 def test_every_backend_matches_brute_force_with_commitments(problem: Problem) -> None:

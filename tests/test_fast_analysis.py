@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,10 +21,12 @@ from hypothesis import given, settings
 from allocate import (
     Coverage,
     EqualityGap,
+    InvalidProblemError,
     Lock,
     OrganisationCap,
     PassMark,
     ScoreNoise,
+    SolverOptions,
     Variant,
     explain,
     frontier,
@@ -34,6 +38,7 @@ from allocate import (
 from allocate.analysis.robustness import draw, solve_samples
 from allocate.analysis.whatif import as_weights
 from allocate.analysis.workers import Serial, chunks
+from allocate.io import read_problem
 from brute import brute_force
 from strategies import examples, problems
 from test_analysis import tiny
@@ -91,8 +96,31 @@ def test_sweep_auto_uses_the_frontier_for_many_shares_and_matches_solve_each() -
 def test_sweep_frontier_refuses_mixed_families() -> None:
     p = tiny(n=6)
     other = p.weights.model_copy(update={"value_form": "score_sum"})
-    with pytest.raises(ValueError, match="social_value_share"):
+    with pytest.raises(InvalidProblemError, match="social_value_share"):
         sweep(p, [0.1, other], method="frontier", executor=SERIAL)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"method": "x"}, "method"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"method": "frontier", "options": SolverOptions(relative_gap=0.5)}, "method"),
+    ],
+)
+def test_sweep_names_a_bad_argument(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidProblemError, match=rf"sweep\.{field}"):
+        sweep(tiny(n=6), [0.1, 0.2], executor=SERIAL, **kwargs)
+
+
+def test_sweep_with_a_gap_solves_each_share_rather_than_claim_frontier_optima() -> None:
+    """A frontier solved to a gap proves nothing between its points: with relative_gap > 0 'auto'
+    solves each share, so no answer is labelled with a bound below a real allocation's value."""
+    p = read_problem(Path(__file__).parents[1] / "examples" / "small_round")
+    shares = [i / 30 for i in range(1, 30)]
+    for a in sweep(p, shares, "highs", options=SolverOptions(relative_gap=0.5), executor=SERIAL):
+        exact = solve(p, "highs", weights=a.weights)
+        assert a.bound is not None and a.bound >= exact.value - 1e-6, (a.weights.social_value_share, a.bound)
 
 
 @settings(max_examples=examples(15), deadline=None)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
+from allocate.errors import InvalidProblemError
 from allocate.schema import Frozen, Key, Name, PenceOrZero
 from allocate.tally import Dimension, cell_key
 
@@ -158,10 +159,14 @@ def commitments_from(
     """
     from allocate.verify import resolve
 
+    if isinstance(years_later, bool) or not isinstance(years_later, int) or years_later < 0:
+        raise InvalidProblemError(("commitments_from", "years_later"), f"must be a whole number >= 0, not {years_later!r}")
+    if years is not None and (isinstance(years, bool) or not isinstance(years, int) or years < 1):
+        raise InvalidProblemError(("commitments_from", "years"), f"must be a whole number >= 1, not {years!r}")
     n = problem.budget.years if years is None else years
     chosen, unknown = resolve(problem, [(a.application, a.variant) for a in allocation.awards])
     if unknown:
-        raise ValueError(f"the allocation is not of this problem: {unknown[0]}")
+        raise InvalidProblemError(("commitments_from", "allocation"), f"is not of this problem: {unknown[0]}")
     out = []
     for cand in chosen:
         rest = tuple(cand.profile[years_later:])[:n]

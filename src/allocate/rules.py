@@ -522,7 +522,8 @@ class OrganisationCap(RuleBase):
     def emit(self, ctx: CompileContext) -> None:
         orgs = ctx.organisations
         used = self._selected(ctx.problem, orgs)
-        incidence = ctx.org_matrix.T.tocsr()[[orgs.index(o) for o in used]]
+        position = {o: i for i, o in enumerate(orgs)}
+        incidence = ctx.org_matrix.T.tocsr()[[position[o] for o in used]]
         money = incidence.multiply(ctx.cost[None, :]).tocsr()
         # Commitments counting toward caps are constants: whole pence and whole awards.
         c_money, c_count = commitments.by_organisation(ctx.problem, "organisation_cap")

@@ -20,6 +20,7 @@ from allocate.analysis.workers import Progress, executor_for
 from allocate.backends import DEFAULT_BACKEND, get_backend
 from allocate.backends.base import RawSolution
 from allocate.compile import CompiledProblem, compile_problem
+from allocate.errors import InvalidProblemError
 from allocate.finish import finish
 from allocate.model import Problem, Weights
 from allocate.options import SolverOptions
@@ -95,11 +96,24 @@ def sweep(
     if not ws:
         return []
     opts = SolverOptions() if options is None else options
+    if method not in ("auto", "frontier", "solve"):
+        raise InvalidProblemError(("sweep", "method"), f"must be 'auto', 'frontier' or 'solve', not {method!r}")
+    if batch_size is not None and batch_size < 1:
+        raise InvalidProblemError(("sweep", "batch_size"), f"must be at least 1, not {batch_size!r}")
     family = len({_rest(w) for w in ws}) == 1
     if method == "frontier" and not family:
-        raise ValueError("sweep(method='frontier') needs weightings that differ only in social_value_share")
-    if method == "frontier" or (method == "auto" and family and len(ws) >= FRONTIER_FROM):
-        return _from_frontier(problem, ws, backend, opts, executor, progress)
+        raise InvalidProblemError(
+            ("sweep", "method"), "'frontier' needs weightings that differ only in social_value_share"
+        )
+    if method == "frontier" and opts.relative_gap > 0:
+        raise InvalidProblemError(
+            ("sweep", "method"), "'frontier' reads exact optima off the frontier: it needs relative_gap=0"
+        )
+    exact = opts.relative_gap == 0
+    if method == "frontier" or (method == "auto" and family and exact and len(ws) >= FRONTIER_FROM):
+        read = _from_frontier(problem, ws, backend, opts, executor, progress)
+        if read is not None:
+            return read
     return _solve_each(problem, ws, backend, opts, executor, batch_size, progress)
 
 
@@ -154,8 +168,12 @@ def _from_frontier(
     opts: SolverOptions,
     executor: Executor | None,
     progress: Progress | None,
-) -> list[Allocation]:
-    """Read each share's optimum off the exact frontier; solve the tied shares directly."""
+) -> list[Allocation] | None:
+    """Read each share's optimum off the exact frontier; solve the tied shares directly.
+
+    None when a frontier solve stopped short of a proven optimum (a time limit): its points
+    then prove nothing about the shares between them, so the caller solves each share.
+    """
     from allocate.analysis.frontier import frontier  # frontier builds on this module
 
     base = ws[0].model_copy(update={"social_value_share": problem.weights.social_value_share})
@@ -169,6 +187,8 @@ def _from_frontier(
             progress(done, total + len(ws))
 
     front = frontier(round_, backend, options=opts, executor=executor, progress=on_frontier)
+    if any(p.allocation.status != "optimal" for p in front.points):
+        return None
     model = compile_problem(problem)
     index = {(c.application.id, c.variant_id): j for j, c in enumerate(model.candidates)}
     O_ = np.array([p.outcome for p in front.points])
