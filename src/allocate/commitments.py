@@ -21,6 +21,7 @@ the Problem. The helpers here read the Problem directly, in plain Python.
 from __future__ import annotations
 
 import math
+import numbers
 from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
@@ -159,9 +160,9 @@ def commitments_from(
     """
     from allocate.verify import resolve
 
-    if isinstance(years_later, bool) or not isinstance(years_later, int) or years_later < 0:
+    if isinstance(years_later, bool) or not isinstance(years_later, numbers.Integral) or years_later < 0:
         raise InvalidProblemError(("commitments_from", "years_later"), f"must be a whole number >= 0, not {years_later!r}")
-    if years is not None and (isinstance(years, bool) or not isinstance(years, int) or years < 1):
+    if years is not None and (isinstance(years, bool) or not isinstance(years, numbers.Integral) or years < 1):
         raise InvalidProblemError(("commitments_from", "years"), f"must be a whole number >= 1, not {years!r}")
     n = problem.budget.years if years is None else years
     chosen, unknown = resolve(problem, [(a.application, a.variant) for a in allocation.awards])

@@ -23,6 +23,7 @@ from allocate.backends import DEFAULT_BACKEND
 from allocate.backends.base import MarginCheck
 from allocate.backends.lp import lp_duals
 from allocate.compile import CompiledProblem, compile_problem
+from allocate.errors import InvalidProblemError
 from allocate.model import Problem, Weights
 from allocate.options import SolverOptions
 from allocate.result import Allocation
@@ -175,6 +176,10 @@ def explain(
         x_star[j] = (c.application.id, c.variant_id) in chosen
     best = float(objective[: model.n] @ x_star[: model.n])
     wanted = applications if applications is not None else [a.id for a in problem.applications]
+    known = {a.id for a in problem.applications}
+    for k, app_id in enumerate(wanted):
+        if app_id not in known:
+            raise InvalidProblemError(("explain", "applications", k), f"unknown application {app_id!r}")
     by_app: dict[str, list[int]] = {}
     for j, c in enumerate(model.candidates):
         by_app.setdefault(c.application.id, []).append(j)

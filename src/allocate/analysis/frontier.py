@@ -11,6 +11,7 @@ unsupported trade-off points that no weighting selects.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
 from typing import Literal
@@ -22,7 +23,7 @@ from allocate.analysis.workers import Progress, executor_for, session, token
 from allocate.backends import DEFAULT_BACKEND, get_backend
 from allocate.backends.base import Backend, RawSolution, solve_once
 from allocate.compile import CompiledProblem, compile_problem
-from allocate.errors import InfeasibleError, SolverError
+from allocate.errors import InfeasibleError, InvalidProblemError, SolverError
 from allocate.finish import finish
 from allocate.model import Problem
 from allocate.options import SolverOptions
@@ -157,6 +158,10 @@ def frontier(
     (default: a process pool on rounds of 50 or more candidate awards, else this process); the
     result does not depend on the executor. `progress(done, total)` is called after each solve.
     """
+    if method not in ("weights", "epsilon"):
+        raise InvalidProblemError(("frontier", "method"), f"must be 'weights' or 'epsilon', not {method!r}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 2:
+        raise InvalidProblemError(("frontier", "steps"), f"must be a whole number >= 2, not {steps!r}")
     search = _Search(problem, backend, SolverOptions() if options is None else options)
     if method == "epsilon":
         return _epsilon(search, steps, progress)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class ScoreNoise:
         for name in ("panel_sd", "score_sd", "social_sd"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"ScoreNoise.{name} must be a finite number >= 0, not {v!r}")
+                raise InvalidProblemError(("ScoreNoise", name), f"must be a finite number >= 0, not {v!r}")
 
 
 @dataclass(frozen=True)
@@ -265,8 +266,8 @@ def robustness(
     panel's whole scoring moves together; see `draw`), to ask how much the allocation depends on
     which panel scored a bid.
     """
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, not {samples}")
+    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or samples < 1:
+        raise InvalidProblemError(("robustness", "samples"), f"must be a whole number >= 1, not {samples!r}")
     if noise_model not in ("application", "panel"):
         raise InvalidProblemError(
             ("robustness", "noise_model"), f"must be 'application' or 'panel', not {noise_model!r}"
