@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -227,3 +228,19 @@ def test_east_sussex_anchor_scores_link_every_panel() -> None:
     assert np.mean([v for _, v in m.scores.values()]) == pytest.approx(
         np.mean([r for r, _ in m.scores.values()]), abs=0.05
     )
+
+
+def test_panel_scores_are_read_only_and_the_application_hashable() -> None:
+    import copy
+    import pickle
+
+    from allocate import Application
+
+    kw: dict[str, Any] = dict(id="A", organisation="O", client_groups=("g",), cost=100, outcome_score=50, panel="p1")
+    a = Application(**kw, panel_scores={"p2": 40.0})
+    assert hash(a) == hash(Application(**kw, panel_scores={"p2": 40.0}))
+    with pytest.raises(TypeError, match="read-only"):
+        a.panel_scores["p2"] = -5.0  # type: ignore[index]
+    assert a.panel_scores == {"p2": 40.0}
+    assert copy.deepcopy(a) == a and pickle.loads(pickle.dumps(a)) == a
+    assert Application.model_validate_json(a.model_dump_json()) == a

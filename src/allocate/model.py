@@ -59,6 +59,21 @@ class Variant(Frozen):
         return _valid_profile(v, info)
 
 
+class PanelScores(dict[str, float]):
+    """Outcome scores by panel, read-only and hashable like the rest of an Application."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+    def __reduce__(self) -> tuple[type[PanelScores], tuple[dict[str, float]]]:
+        return (PanelScores, (dict(self),))  # copy and pickle rebuild it whole, not key by key
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("Application.panel_scores is read-only: make a new Application (model_copy)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
+
+
 class Application(Frozen):
     """A bid: one candidate award (plus its negotiated variants)."""
 
@@ -90,6 +105,18 @@ class Application(Frozen):
     @classmethod
     def _profile(cls, v: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
         return _valid_profile(v, info)
+
+    @field_validator("panel_scores")
+    @classmethod
+    def _frozen_scores(cls, v: dict[str, float]) -> dict[str, float]:
+        return PanelScores(v)
+
+    def __hash__(self) -> int:
+        # panel_scores may be a plain dict where model_copy(update=...) put one in unvalidated.
+        fields = tuple(
+            (k, tuple(sorted(v.items())) if k == "panel_scores" else v) for k, v in self.__dict__.items()
+        )
+        return hash((type(self), fields))
 
     @field_validator("districts", "client_groups", "tags")
     @classmethod
