@@ -353,3 +353,13 @@ def test_east_sussex_page_under_2mb_and_agrees_with_solve(tmp_path: Path) -> Non
             )
             shown(b, problem, k)
         assert b.errors() == [] and not blank(b.screenshot())
+
+
+def test_share_map_refuses_a_gap_it_could_not_show_exactly() -> None:
+    from allocate import InvalidProblemError, SolverOptions
+    from allocate.analysis.share_map import share_map
+    from allocate.io import read_problem
+
+    problem = read_problem(Path(__file__).parents[1] / "examples" / "small_round")
+    with pytest.raises(InvalidProblemError, match=r"options\.relative_gap: must be 0"):
+        share_map(problem, options=SolverOptions(relative_gap=0.1))

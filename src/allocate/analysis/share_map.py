@@ -136,10 +136,19 @@ def share_map(
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 100_000:
         raise InvalidProblemError(("steps",), f"must be an integer from 2 to 100000, got {steps!r}")
     opts = SolverOptions() if options is None else options
+    if opts.relative_gap > 0:
+        raise InvalidProblemError(
+            ("options", "relative_gap"), "must be 0: the page shows exact optima read off the frontier"
+        )
     f = frontier(problem, backend, options=opts, executor=executor) if front is None else front
     if not f.points or any(p.share_low is None or p.share_high is None for p in f.points):
         raise InvalidProblemError(
             ("frontier",), "must be a weight frontier (method='weights') with at least one point"
+        )
+    if any(p.allocation.status != "optimal" for p in f.points):
+        raise SolverError(
+            "the frontier has a point not proven optimal (a time limit?): its intervals prove nothing; "
+            "solve it again without a time limit"
         )
     states = [_state(problem, p.allocation, i) for i, p in enumerate(f.points)]
     index = {award_key(s.allocation): i for i, s in enumerate(states)}
