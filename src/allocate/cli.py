@@ -160,22 +160,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_round(args: argparse.Namespace) -> bool:
+    """Whether exactly one of a round FILE and --demo was given (else say so on stderr)."""
+    if args.demo == (args.problem is not None):
+        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
+        return False
+    return True
+
+
+def _round(args: argparse.Namespace) -> Problem:
+    """The round a command works on: the East Sussex 2011 reference with --demo, else the FILE."""
+    if args.demo:
+        from allocate.scenarios import east_sussex_2011
+
+        return east_sussex_2011()
+    return read_problem(args.problem)
+
+
 def _whatif(args: argparse.Namespace) -> int:
     """Compute the exact frontier and write the what-if page; no file unless all of it succeeds."""
     from allocate.io import atomic
     from allocate.options import SolverOptions
     from allocate.whatif_page import whatif_page
 
-    if args.demo == (args.problem is not None):
-        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
+    if not _one_round(args):
         return 2
     try:
-        if args.demo:
-            from allocate.scenarios import east_sussex_2011
-
-            problem = east_sussex_2011()
-        else:
-            problem = read_problem(args.problem)
+        problem = _round(args)
         print("finding every optimal allocation (the weight frontier)...", file=sys.stderr)
         page = whatif_page(problem, backend=args.backend, options=SolverOptions(time_limit=args.time_limit))
         atomic.write_text(args.out, page)
@@ -191,16 +202,10 @@ def _report(args: argparse.Namespace) -> int:
     from allocate.outcomes import outcomes
     from allocate.report import html_report
 
-    if args.demo == (args.problem is not None):
-        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
+    if not _one_round(args):
         return 2
     try:
-        if args.demo:
-            from allocate.scenarios import east_sussex_2011
-
-            problem = east_sussex_2011()
-        else:
-            problem = read_problem(args.problem)
+        problem = _round(args)
         allocation = solve(problem, args.backend)
         front = None
         if args.frontier:
@@ -227,16 +232,10 @@ def _explain(args: argparse.Namespace) -> int:
     from allocate.io.outcomes import write_outcomes
     from allocate.outcomes import outcomes, summary
 
-    if args.demo == (args.problem is not None):
-        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
+    if not _one_round(args):
         return 2
     try:
-        if args.demo:
-            from allocate.scenarios import east_sussex_2011
-
-            problem = east_sussex_2011()
-        else:
-            problem = read_problem(args.problem)
+        problem = _round(args)
         unknown = [a for a in args.application or () if a not in {x.id for x in problem.applications}]
         if unknown:
             print(f"allocate: error: --application: unknown application {unknown[0]!r}", file=sys.stderr)
@@ -331,8 +330,7 @@ def _sweep(problem: Problem, shares: list[float], backend: str, out: Path | None
 
 def _analysis(args: argparse.Namespace) -> int:
     """`allocate diagnose` and `allocate robustness`: print the analysis's text."""
-    if args.demo == (args.problem is not None):
-        print("allocate: error: give a problem FILE or --demo", file=sys.stderr)
+    if not _one_round(args):
         return 2
     try:
         from allocate.scenarios import east_sussex_2011
