@@ -233,3 +233,12 @@ def test_two_rounds_east_sussex() -> None:
     assert a.status == "optimal"
     year1 = next(r for r in a.rules_report if r.label == "Budget[year=1]")
     assert year1.achieved <= year1.limit and year1.achieved >= sum(c.amounts[0] for c in second.commitments)
+
+
+def test_summary_names_the_money_committed_from_earlier_rounds() -> None:
+    from allocate.summary import summarise
+
+    p = round_(commitments=(held(),))
+    text = summarise(p, solve(p))
+    assert "of £1,000.00, with £200.00 committed from earlier rounds" in text
+    assert "committed" not in summarise(round_(), solve(round_()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allocate import commitments
 from allocate.model import Problem
 from allocate.money import pounds as pounds  # re-exported: callers use summary.pounds
 from allocate.result import Allocation
@@ -28,9 +29,11 @@ def summarise(problem: Problem, allocation: Allocation) -> str:
         return "\n".join(lines)
     orgs = {a.organisation for a in allocation.awards}
     share = allocation.weights.social_value_share
+    committed = commitments.total(problem)
     lines += [
         f"awards: {len(allocation.awards)} of {len(problem.applications)} applications, "
-        f"{len(orgs)} organisations, {pounds(allocation.total)} of {pounds(problem.budget.total)}",
+        f"{len(orgs)} organisations, {pounds(allocation.total)} of {pounds(problem.budget.total)}"
+        + (f", with {pounds(committed)} committed from earlier rounds" if committed else ""),
         f"value: {allocation.value:,.1f} (outcome {allocation.value_outcome:,.1f}, social {allocation.value_social:,.1f}; "
         f"social value share {share:.0%}, form {allocation.weights.value_form})",
     ]
