@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
 from allocate.model import Problem
 from allocate.money import amount, pounds
 from allocate.result import Allocation, RuleReport
-from allocate.tally import Tally
+from allocate.tally import Dimension, Tally
 from allocate.verify import resolve
 from allocate.wording import sentences, words
 
@@ -257,28 +257,16 @@ def _districts(problem: Problem, tally: Tally, below: Sequence[str]) -> str:
     )
 
 
-def _client_groups(tally: Tally) -> str:
+def _money_by(tally: Tally, over: Dimension, heading: str, awards: str, name: Callable[[str], str]) -> str:
+    """Money, share and awards serving, by client group or by tag (a tag counts the whole award)."""
     total = max(tally.total, 1)
-    serving = tally.serving("client_group")
+    serving = tally.serving(over)
     rows = [
-        f"<tr><td>{_e(words(g))}</td><td class='num'>{_e(pounds(m))}</td><td class='num'>{m / total:.1%}</td>"
-        f"<td class='num'>{serving[g]}</td></tr>"
-        for g, m in tally.attributed("client_group").items()
+        f"<tr><td>{_e(name(k))}</td><td class='num'>{_e(pounds(m))}</td><td class='num'>{m / total:.1%}</td>"
+        f"<td class='num'>{serving[k]}</td></tr>"
+        for k, m in tally.attributed(over).items()
     ]
-    head = "<th>Client group</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>Awards serving</th>"
-    return _table(head, rows)
-
-
-def _tags(tally: Tally) -> str:
-    """Money by tag of the application or its organisation (each tag counts the whole award)."""
-    total = max(tally.total, 1)
-    serving = tally.serving("tag")
-    rows = [
-        f"<tr><td>{_e(t)}</td><td class='num'>{_e(pounds(m))}</td><td class='num'>{m / total:.1%}</td>"
-        f"<td class='num'>{serving[t]}</td></tr>"
-        for t, m in tally.attributed("tag").items()
-    ]
-    head = "<th>Tag</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>Awards</th>"
+    head = f"<th>{heading}</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>{awards}</th>"
     return _table(head, rows)
 
 
@@ -495,10 +483,10 @@ def html_report(
             "<h2>Money by district against need</h2>",
             _districts(problem, tally, below),
             "<h2>Money by client group</h2>",
-            _client_groups(tally),
+            _money_by(tally, "client_group", "Client group", "Awards serving", words),
         ]
         if problem.tags:
-            sections += ["<h2>Money by tag</h2>", _tags(tally)]
+            sections += ["<h2>Money by tag</h2>", _money_by(tally, "tag", "Tag", "Awards", str)]
     if allocation.awards:
         rows = outcomes if outcomes is not None else outcome_rows(problem, allocation, margins=False)
         sections += ["<h2>Every application: outcome and reason</h2>", _outcomes(rows)]
