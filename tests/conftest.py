@@ -16,11 +16,15 @@ vs `pytest`). For reproducible examples the pool is frozen here to the constants
 
 from __future__ import annotations
 
+import csv
 import importlib
 import os
 import pkgutil
+import shutil
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 import allocate
@@ -80,3 +84,22 @@ def _freeze_hypothesis_constants() -> None:
 
 
 _freeze_hypothesis_constants()
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A copy of examples/small_round (the CSV folder format) to edit."""
+    dest = tmp_path / "round"
+    shutil.copytree(EXAMPLES / "small_round", dest)
+    return dest
+
+
+def edit_cell(path: Path, row: int, column: str, value: str) -> None:
+    """Set one cell of a CSV file (row as a spreadsheet numbers it: header is row 1)."""
+    records = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    records[row - 1][records[0].index(column)] = value
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(records)

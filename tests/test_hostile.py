@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from allocate.io import (
 from allocate.io.atomic import atomic_path
 from allocate.io.publisher import Publisher
 from allocate.io.write import problem_tables
+from conftest import edit_cell
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 XLSX = EXAMPLES / "small_round.xlsx"
@@ -51,19 +51,6 @@ def problem() -> Problem:
     return read_problem(XLSX)
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    dest = tmp_path / "round"
-    shutil.copytree(EXAMPLES / "small_round", dest)
-    return dest
-
-
-def _edit(path: Path, row: int, column: str, value: str) -> None:
-    """Set one cell of a CSV file (row as a spreadsheet numbers it: header is row 1)."""
-    records = list(csv.reader(path.open(encoding="utf-8", newline="")))
-    records[row - 1][records[0].index(column)] = value
-    with path.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows(records)
 
 
 def _json(problem: Problem, tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
@@ -111,7 +98,7 @@ def test_bad_number_names_the_cell(folder: Path, table: str, column: str, value:
     path = folder / f"{table}.csv"
     if column == "cost_pence":
         _rename(path, "cost_pounds", "cost_pence")
-    _edit(path, 2, column, value)
+    edit_cell(path, 2, column, value)
     with pytest.raises(InvalidProblemError) as err:
         read_problem(folder)
     assert err.value.loc == (f"{table}.csv row 2, column {column}",)
@@ -137,14 +124,14 @@ def _rename(path: Path, old: str, new: str) -> None:
     ],
 )
 def test_uk_notation_is_read(folder: Path, table: str, column: str, value: str, read: int) -> None:
-    _edit(folder / f"{table}.csv", 2, column, value)
+    edit_cell(folder / f"{table}.csv", 2, column, value)
     problem = read_problem(folder)
     got = problem.budget.total if table == "budget" else problem.districts[0].population
     assert got == read
 
 
 def test_social_objective_weights_out_of_range(folder: Path) -> None:
-    _edit(
+    edit_cell(
         folder / "weights.csv", 2, "social_objective_weights", ";".join(["1e12", "1e13", "1", "1", "1", "1"])
     )
     with pytest.raises(InvalidProblemError) as err:
@@ -533,8 +520,8 @@ def test_cli_equality_csv_bad_path(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_cli_bad_input_is_one_line_exit_2(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _edit(folder / "applications.csv", 3, "title", "two\nlines")
-    _edit(folder / "applications.csv", 2, "cost_pounds", "48000,50")
+    edit_cell(folder / "applications.csv", 3, "title", "two\nlines")
+    edit_cell(folder / "applications.csv", 2, "cost_pounds", "48000,50")
     assert main(["solve", str(folder), "--no-certify"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "applications.csv row 2, column cost_pounds" in err

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from allocate.io import (
     write_transparency_csv,
 )
 from allocate.io.safe import neutralise, restore
+from conftest import edit_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -43,19 +43,6 @@ def allocation(problem: Problem) -> Allocation:
     return solve(problem)
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    dest = tmp_path / "round"
-    shutil.copytree(EXAMPLES / "small_round", dest)
-    return dest
-
-
-def _edit(path: Path, row: int, column: str, value: str) -> None:
-    """Set one cell of a CSV file (row as a spreadsheet numbers it: header is row 1)."""
-    records = list(csv.reader(path.open(encoding="utf-8", newline="")))
-    records[row - 1][records[0].index(column)] = value
-    with path.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows(records)
 
 
 # ---------------------------------------------------------------- reading
@@ -107,7 +94,7 @@ def test_bom_accepted(folder: Path, problem: Problem) -> None:
     ],
 )
 def test_bad_cell(folder: Path, column: str, value: str, message: str) -> None:
-    _edit(folder / "applications.csv", 7, column, value)
+    edit_cell(folder / "applications.csv", 7, column, value)
     with pytest.raises(InvalidProblemError) as err:
         read_problem(folder)
     assert message in str(err.value)
@@ -131,13 +118,13 @@ def test_unknown_column(folder: Path) -> None:
 
 
 def test_bad_rule_named_by_row(folder: Path) -> None:
-    _edit(folder / "rules.csv", 3, "kind", "no_such_rule")
+    edit_cell(folder / "rules.csv", 3, "kind", "no_such_rule")
     with pytest.raises(InvalidProblemError, match=r"rules.csv row 3"):
         read_problem(folder)
 
 
 def test_unknown_variant_parent(folder: Path) -> None:
-    _edit(folder / "variants.csv", 2, "application_id", "Z99")
+    edit_cell(folder / "variants.csv", 2, "application_id", "Z99")
     with pytest.raises(
         InvalidProblemError, match=r"variants.csv row 2, column application_id: unknown application"
     ):
@@ -317,7 +304,7 @@ def test_problem_error_placed_at_row_and_column(
 ) -> None:
     """An error found on the whole problem (its `loc` a path such as Problem.rules[0].key) is
     placed at the file, row and column the value came from: `loc` becomes that place."""
-    _edit(folder / f"{table}.csv", row, column, value)
+    edit_cell(folder / f"{table}.csv", row, column, value)
     with pytest.raises(InvalidProblemError) as err:
         read_problem(folder)
     assert err.value.loc == (place,)
@@ -328,7 +315,7 @@ def test_problem_error_placed_at_row_and_column(
 
 def test_rule_money_in_pounds_placed_at_its_column(folder: Path) -> None:
     _rename_column(folder / "rules.csv", "min_amount", "min_amount_pounds")
-    _edit(folder / "rules.csv", 2, "min_amount_pounds", "-5")
+    edit_cell(folder / "rules.csv", 2, "min_amount_pounds", "-5")
     with pytest.raises(InvalidProblemError) as err:
         read_problem(folder)
     assert err.value.loc == ("rules.csv row 2, column min_amount_pounds",)
@@ -558,6 +545,6 @@ def test_cli_solve_folder_and_equality(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_cli_bad_file(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _edit(folder / "applications.csv", 7, "cost_pounds", "12.345")
+    edit_cell(folder / "applications.csv", 7, "cost_pounds", "12.345")
     assert main(["solve", str(folder)]) == 2
     assert "applications.csv row 7, column cost_pounds" in capsys.readouterr().err
