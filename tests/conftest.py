@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import csv
 import importlib
+import json
 import os
 import pkgutil
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +105,28 @@ def edit_cell(path: Path, row: int, column: str, value: str) -> None:
     records[row - 1][records[0].index(column)] = value
     with path.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(records)
+
+
+GIVING_SCHEMA = Path(__file__).resolve().parent / "data" / "360giving"
+
+
+def giving_validator() -> Any:
+    """A validator of 360Giving JSON packages (the 1.4 package and grant schemas in tests/data)."""
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    package_schema = json.loads((GIVING_SCHEMA / "360-giving-package-schema.json").read_text(encoding="utf-8"))
+    grant_schema = json.loads((GIVING_SCHEMA / "360-giving-schema.json").read_text(encoding="utf-8"))
+    grant_ref = package_schema["properties"]["grants"]["items"]["$ref"]
+    resource = Resource.from_contents(grant_schema, default_specification=DRAFT202012)
+    registry = Registry().with_resources([(grant_ref, resource), (grant_schema["$id"], resource)])
+    # The schema's oneOf(date-time, YYYY-MM-DD) needs date-time checked; jsonschema checks it only
+    # with an optional package, so a strict ISO check is registered here.
+    checker = jsonschema.FormatChecker()
+
+    @checker.checks("date-time", raises=ValueError)
+    def _date_time(value: object) -> bool:
+        return not isinstance(value, str) or ("T" in value and datetime.fromisoformat(value) is not None)
+
+    return jsonschema.Draft202012Validator(package_schema, registry=registry, format_checker=checker)

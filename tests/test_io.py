@@ -25,11 +25,10 @@ from allocate.io import (
     write_transparency_csv,
 )
 from allocate.io.safe import neutralise, restore
-from conftest import edit_cell
+from conftest import edit_cell, giving_validator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-SCHEMA = Path(__file__).parent / "data" / "360giving"
 EVIL = '=HYPERLINK("http://example.invalid/x", "click")'
 
 
@@ -429,24 +428,7 @@ PUBLISHER = Publisher.east_sussex(
 
 
 def test_360giving_json_validates(problem: Problem, allocation: Allocation) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
-
-    package_schema = json.loads((SCHEMA / "360-giving-package-schema.json").read_text(encoding="utf-8"))
-    grant_schema = json.loads((SCHEMA / "360-giving-schema.json").read_text(encoding="utf-8"))
-    grant_ref = package_schema["properties"]["grants"]["items"]["$ref"]
-    resource = Resource.from_contents(grant_schema, default_specification=DRAFT202012)
-    registry = Registry().with_resources([(grant_ref, resource), (grant_schema["$id"], resource)])
-    # The schema's oneOf(date-time, YYYY-MM-DD) needs date-time checked; jsonschema checks it only
-    # with an optional package, so a strict ISO check is registered here.
-    checker = jsonschema.FormatChecker()
-
-    @checker.checks("date-time", raises=ValueError)
-    def _date_time(value: object) -> bool:
-        return not isinstance(value, str) or ("T" in value and datetime.fromisoformat(value) is not None)
-
-    validator = jsonschema.Draft202012Validator(package_schema, registry=registry, format_checker=checker)
+    validator = giving_validator()
     package = grants_package(problem, allocation, PUBLISHER)
     errors = [e.message for e in validator.iter_errors(package)]
     assert not errors

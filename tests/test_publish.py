@@ -19,6 +19,7 @@ from allocate.io import Publisher, grants_package, read_problem, read_publisher,
 from allocate.io.publisher import publisher_for
 from allocate.io.transparency import transparency_rows
 from allocate.io.write import write_problem
+from conftest import giving_validator
 
 DATA = Path(__file__).parent / "data"
 KENT = DATA / "kent" / "kent_round.xlsx"
@@ -49,26 +50,6 @@ def kent_publisher() -> Publisher:
     pub = read_publisher(KENT)
     assert pub is not None
     return pub.model_copy(update={"modified": MODIFIED})
-
-
-def validator() -> Any:
-    """A validator of 360Giving JSON packages (the 1.4 package and grant schemas in tests/data)."""
-    import jsonschema
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
-
-    package_schema = json.loads((SCHEMA / "360-giving-package-schema.json").read_text(encoding="utf-8"))
-    grant_schema = json.loads((SCHEMA / "360-giving-schema.json").read_text(encoding="utf-8"))
-    grant_ref = package_schema["properties"]["grants"]["items"]["$ref"]
-    resource = Resource.from_contents(grant_schema, default_specification=DRAFT202012)
-    registry = Registry().with_resources([(grant_ref, resource), (grant_schema["$id"], resource)])
-    checker = jsonschema.FormatChecker()
-
-    @checker.checks("date-time", raises=ValueError)
-    def _date_time(value: object) -> bool:
-        return not isinstance(value, str) or ("T" in value and datetime.fromisoformat(value) is not None)
-
-    return jsonschema.Draft202012Validator(package_schema, registry=registry, format_checker=checker)
 
 
 def unflatten(csv_path: Path, tmp_path: Path) -> dict[str, Any]:
@@ -184,7 +165,7 @@ def test_kent_360giving_csv_flattens_to_valid_grants(
     write_360giving_csv(kent, kent_allocation, tmp_path / "g.csv", kent_publisher)
     package = unflatten(tmp_path / "g.csv", tmp_path)
     package.update(version="1.4", title="Kent")
-    errors = [f"{list(e.path)}: {e.message}" for e in validator().iter_errors(package)]
+    errors = [f"{list(e.path)}: {e.message}" for e in giving_validator().iter_errors(package)]
     assert not errors
     grants = package["grants"]
     assert len(grants) == len(kent_allocation.awards)
@@ -208,7 +189,7 @@ def test_kent_360giving_json_validates(
     kent: Problem, kent_allocation: Allocation, kent_publisher: Publisher
 ) -> None:
     package = grants_package(kent, kent_allocation, kent_publisher)
-    assert not list(validator().iter_errors(package))
+    assert not list(giving_validator().iter_errors(package))
     assert all(g["id"].startswith("360G-KCCEXAMPLE-") for g in package["grants"])
 
 
@@ -241,9 +222,9 @@ def _kent_cli(tmp_path: Path, explain: list[str]) -> None:
     assert main(["explain", str(KENT), *explain, "--out", str(out["o"])]) == 0
     assert main(["report", str(KENT), "--backend", "highs", "--out", str(out["r"])]) == 0
     package = json.loads(out["json"].read_text(encoding="utf-8"))
-    assert not list(validator().iter_errors(package))
+    assert not list(giving_validator().iter_errors(package))
     flat = unflatten(out["csv"], tmp_path) | {"version": "1.4"}
-    assert not list(validator().iter_errors(flat))
+    assert not list(giving_validator().iter_errors(flat))
     assert {g["id"] for g in flat["grants"]} == {g["id"] for g in package["grants"]}
     transparency = list(csv.DictReader(out["t"].open(encoding="utf-8", newline="")))
     assert {r["Organisation name"] for r in transparency} == {"Kent County Council"}
