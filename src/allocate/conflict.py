@@ -41,19 +41,16 @@ class _Budget:
 
     def __init__(self, options: SolverOptions, started: float) -> None:
         self.options = options
-        self.deadline = None if options.time_limit is None else started + options.time_limit
+        self.started = started
         self.undecided = False
         """Set when a question went unanswered (time ran out): the result may not be irreducible."""
 
     def feasible(self, model: CompiledProblem, keep: np.ndarray, backend: Backend) -> bool:
         """Whether the rows in `keep` can all hold; True (keep the row) when undecided."""
-        options = self.options
-        if self.deadline is not None:
-            left = self.deadline - time.perf_counter()
-            if left <= 0:
-                self.undecided = True
-                return True
-            options = options.model_copy(update={"time_limit": left})
+        options = self.options.left_since(self.started)
+        if options is None:
+            self.undecided = True
+            return True
         raw = solve_once(backend, restrict(model, keep), np.zeros(model.n_vars), options)
         if raw.status == "no_solution":
             self.undecided = True

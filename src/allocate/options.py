@@ -5,6 +5,7 @@ Neutral ground: the result, the solve and the backends all read these, and none 
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
@@ -30,3 +31,15 @@ class SolverOptions(Frozen):
     threads: Annotated[int, Field(strict=True, ge=1)] = 1
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
     verbose: StrictBool = False
+
+    def left_since(self, started: float) -> SolverOptions | None:
+        """These options with ``time_limit`` cut to what is left of it since `started`
+        (a ``time.perf_counter()`` reading); None when nothing is left.
+
+        A time limit bounds a whole call (compiling, loading the solver, solving), not only
+        the solver's own search: at 100k+ applications the first two take seconds.
+        """
+        if self.time_limit is None:
+            return self
+        left = self.time_limit - (time.perf_counter() - started)
+        return self.model_copy(update={"time_limit": left}) if left > 0 else None

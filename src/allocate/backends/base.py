@@ -252,15 +252,33 @@ def solve_once(
     options: SolverOptions,
     hint: np.ndarray | None = None,
 ) -> RawSolution:
-    """Load and solve in one go; the build time is added to the reported seconds."""
+    """Load and solve in one go; options.time_limit bounds both, and the reported seconds include both."""
+    started = time.perf_counter()
     try:
         session = backend.prepare(model)
     except AllocateError:
         raise
     except Exception as exc:  # a solver library refusing the model: name the backend and the reason
         raise SolverError(f"backend {backend.name!r} could not load the model: {exc}") from exc
-    raw = session.solve(objective, options, hint)
+    left = options.left_since(started)
+    if left is None:
+        return out_of_time(backend.name, time.perf_counter() - started)
+    raw = session.solve(objective, left, hint)
     return dataclasses.replace(raw, seconds=raw.seconds + session.build_seconds)
+
+
+def out_of_time(backend: str, seconds: float) -> RawSolution:
+    """The answer when the time limit ran out before the solver could start."""
+    return RawSolution(
+        status="no_solution",
+        x=None,
+        objective=None,
+        bound=None,
+        solver=backend,
+        version="",
+        seconds=seconds,
+        message="time limit reached before the solver started (compiling and loading the model took it all)",
+    )
 
 
 def relative_gap(objective: float, bound: float) -> float:
