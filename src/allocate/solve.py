@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import solve_once
+from allocate.backends.base import out_of_time, solve_once
 from allocate.certify import certify as certify_claim
 from allocate.certify import checker_for
 from allocate.compile import CompiledProblem, compile_problem
+from allocate.construct import CONSTRUCT_FROM, better_of, construct
 from allocate.errors import InvalidProblemError
 from allocate.finish import finish
 from allocate.model import Problem, Weights
@@ -39,6 +40,11 @@ def solve(
     what-if); `compiled` reuses an earlier ``compile_problem(problem)``. An infeasible
     problem returns status ``"infeasible"`` with the clashing rules in ``conflict``
     (unless ``diagnose=False``). Raises VerificationError if a solver's answer breaks a rule.
+    ``time_limit`` bounds the whole call: compiling and loading the model count against it.
+    On rounds of `CONSTRUCT_FROM` candidate awards or more (and no `hint`), a greedy
+    allocation that meets every rule (`allocate.construct`) is built first, handed to the
+    solver as a start and kept as the answer ("feasible", with the solver's bound) if the
+    solver finds nothing better in time.
 
     ``certify=True`` (or the name of a backend) has a second, different backend check the
     claim ("optimal" or "infeasible"); the Allocation records its ``certificate``, and a
@@ -61,7 +67,16 @@ def solve(
     checker = checker_for(backend, certify)
     outcome, social = model.objective(w)
     objective = outcome + social
-    raw = solve_once(engine, model, objective, options, hint)
+    start = None
+    if hint is None and model.n >= CONSTRUCT_FROM:
+        start = construct(model, objective)
+        hint = start
+    left = options.left_since(started)
+    raw = out_of_time(backend, time.perf_counter() - started) if left is None else solve_once(
+        engine, model, objective, left, hint
+    )
+    if start is not None:
+        raw = better_of(raw, start, objective, options)
     allocation = finish(problem, model, raw, w, backend, options, diagnose=diagnose, started=started)
     if checker is None:
         return allocation

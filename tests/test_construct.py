@@ -1,0 +1,127 @@
+"""The constructed start (allocate.construct), the whole-call time limit, and T kept as a variable."""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import allocate.backends.cpsat as cpsat
+from allocate import compile_problem, solve, verify
+from allocate.backends.base import RawSolution
+from allocate.construct import CONSTRUCT_FROM, better_of, construct
+from allocate.errors import SolverError
+from allocate.model import Problem
+from allocate.options import SolverOptions
+from allocate.scenarios import east_sussex_2011, scaled
+from brute import brute_force
+from strategies import examples, problems
+
+solve_module = importlib.import_module("allocate.solve")  # the package re-exports solve() under the same name
+
+
+def awards_of(problem: Problem, x: np.ndarray) -> list[tuple[str, str | None]]:
+    model = compile_problem(problem)
+    return [
+        (model.candidates[j].application.id, model.candidates[j].variant_id)
+        for j in np.flatnonzero(x[: model.n] > 0.5)
+    ]
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(problem=problems())
+def test_a_constructed_start_meets_every_rule_and_never_beats_brute_force(problem: Problem) -> None:
+    model = compile_problem(problem)
+    outcome, social = model.objective()
+    x = construct(model, outcome + social)
+    oracle = brute_force(problem)
+    if x is None:
+        return  # greedy repair may fail; solve then runs without a start
+    check = verify(problem, awards_of(problem, x))
+    assert check.ok, check.violations
+    assert oracle.value is not None, "brute force found no allocation, but the start meets every rule"
+    assert check.value <= oracle.value + 1e-6 * max(1.0, abs(oracle.value))
+
+
+def test_east_sussex_start_is_verified_and_close_to_the_optimum() -> None:
+    problem = east_sussex_2011()
+    model = compile_problem(problem)
+    outcome, social = model.objective()
+    x = construct(model, outcome + social)
+    assert x is not None
+    check = verify(problem, awards_of(problem, x))
+    assert check.ok
+    optimum = solve(problem).value
+    assert 0.95 * optimum <= check.value <= optimum
+
+
+def test_large_round_answers_with_the_start_when_time_runs_out() -> None:
+    problem = scaled(5)
+    model = compile_problem(problem)
+    assert model.n >= CONSTRUCT_FROM
+    outcome, social = model.objective()
+    start = construct(model, outcome + social)
+    assert start is not None
+    a = solve(problem, compiled=model, time_limit=0.5)
+    assert a.status in ("feasible", "optimal") and a.verified
+    assert a.value >= float((outcome + social) @ start) - 1e-6
+    assert a.solver.extra["start_value"] == pytest.approx(float((outcome + social) @ start))
+
+
+def test_time_limit_covers_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = solve_module.compile_problem
+
+    def slow(problem: Problem):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)
+        return real(problem)
+
+    monkeypatch.setattr(solve_module, "compile_problem", slow)
+    a = solve(east_sussex_2011(), time_limit=0.2)
+    assert a.status == "no_solution"
+    assert "time limit" in a.solver.message
+
+
+def test_options_left_since() -> None:
+    options = SolverOptions(time_limit=10.0)
+    left = options.left_since(time.perf_counter() - 4.0)
+    assert left is not None and left.time_limit is not None and 5.0 < left.time_limit <= 6.0
+    assert options.left_since(time.perf_counter() - 11.0) is None
+    assert SolverOptions().left_since(0.0) == SolverOptions()
+
+
+def _raw(status: str, x: np.ndarray | None, objective: float | None, bound: float | None) -> RawSolution:
+    return RawSolution(status, x, objective, bound, solver="cpsat", version="", seconds=0.0)  # type: ignore[arg-type]
+
+
+def test_better_of_keeps_the_better_answer_and_refuses_a_false_infeasible() -> None:
+    objective = np.array([3.0, 2.0])
+    start = np.array([1.0, 0.0])
+    options = SolverOptions()
+    with pytest.raises(SolverError, match="infeasible"):
+        better_of(_raw("infeasible", None, None, None), start, objective, options)
+    kept = better_of(_raw("no_solution", None, None, 4.0), start, objective, options)
+    assert kept.status == "feasible" and kept.objective == 3.0 and kept.bound == 4.0
+    assert better_of(_raw("no_solution", None, None, 3.0), start, objective, options).status == "optimal"
+    solver = better_of(_raw("feasible", np.array([1.0, 1.0]), 5.0, 6.0), start, objective, options)
+    assert solver.objective == 5.0 and solver.extra["start_value"] == 3.0
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(problem=problems())
+def test_cpsat_with_total_as_a_variable_matches_brute_force(problem: Problem) -> None:
+    """Large rounds keep T as a variable (cpsat.SUBSTITUTE_MAX); small ones are forced to here."""
+    old = cpsat.SUBSTITUTE_MAX
+    cpsat.SUBSTITUTE_MAX = 0
+    try:
+        a = solve(problem, "cpsat")
+    finally:
+        cpsat.SUBSTITUTE_MAX = old
+    oracle = brute_force(problem)
+    if oracle.value is None:
+        assert a.status == "infeasible"
+    else:
+        assert a.status == "optimal" and a.verified
+        assert a.value == pytest.approx(oracle.value, rel=1e-6, abs=1e-6)
