@@ -15,6 +15,7 @@ it as the incumbent should the time limit strike first).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -26,6 +27,27 @@ from allocate.errors import SolverError
 from allocate.options import SolverOptions
 
 
+class _Columns:
+    """The constraint matrix by column, as plain lists: funding one award touches a handful of
+    rows, and Python reads a few list items faster than numpy slices them (6x at 173k bids)."""
+
+    def __init__(self, csc: sp.csc_matrix, links: sp.csr_matrix | None, aux: np.ndarray) -> None:
+        self.csc = csc
+        self.ptr: list[int] = csc.indptr.tolist()
+        self.rows: list[int] = csc.indices.tolist()
+        self.data: list[float] = csc.data.tolist()
+        self.links: sp.csr_matrix | None = links
+        self.aux = aux
+        self.link_ptr: list[int] = [] if links is None else links.indptr.tolist()
+        self.linked: list[int] = [] if links is None else aux[links.indices].tolist()
+
+    def without_links(self) -> _Columns:
+        """The same columns with no auxiliaries raised alongside awards."""
+        plain = copy.copy(self)
+        plain.links, plain.link_ptr, plain.linked = None, [], []
+        return plain
+
+
 class _State:
     """Row activities of the allocation being built, with the total T held at an assumed amount.
 
@@ -33,49 +55,138 @@ class _State:
     row, so each award moves only the few rows it appears in.
     """
 
-    def __init__(self, model: CompiledProblem, csc: sp.csc_matrix, links: sp.csr_matrix | None, total: float):
+    def __init__(self, model: CompiledProblem, columns: _Columns, total: float, low: float | None = None) -> None:
         self.model = model
-        self.cols = csc
-        self.links = links
+        self.columns = columns
+        self.cols = columns.csc
+        self.aux = columns.aux
         self.lo, self.hi = model.row_lo.copy(), model.row_hi.copy()
         self.x = np.zeros(model.n_vars)
-        self.act = np.zeros(csc.shape[0])
+        self.act = np.zeros(self.cols.shape[0])
         if model.total_col is not None:
-            self.act += total * csc[:, [model.total_col]].toarray().ravel()
+            t = self.cols[:, [model.total_col]].toarray().ravel()
+            self.act += total * t
+            # Rows must hold for any T from `low` to `total`: each takes its worst case.
+            room = total - (total if low is None else low)
+            self.lo += np.maximum(t, 0.0) * room
+            self.hi -= np.maximum(-t, 0.0) * room
             self.lo[model.row_rule == TOTAL_RULE] = -np.inf  # T's own row: T is held, not summed
             self.hi[model.row_rule == TOTAL_RULE] = np.inf
-        aux = np.arange(model.n, model.n_vars)
-        self.aux = aux[aux != model.total_col]
+        self._act: list[float] = self.act.tolist()  # the same numbers, for the one-award path
+        self._lo: list[float] = self.lo.tolist()
+        self._hi: list[float] = self.hi.tolist()
 
-    def delta(self, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, change in activity) when variable j goes from 0 to 1."""
-        A = self.cols
-        part = slice(A.indptr[j], A.indptr[j + 1])
-        return A.indices[part], A.data[part]
+    def place(self, j: int) -> None:
+        """Set variable j to 1 unconditionally (a locked-in award)."""
+        c = self.columns
+        for i in range(c.ptr[j], c.ptr[j + 1]):
+            self._act[c.rows[i]] += c.data[i]
+            self.act[c.rows[i]] = self._act[c.rows[i]]
+        self.x[j] = 1.0
 
-    def allows(self, rows: np.ndarray, change: np.ndarray) -> bool:
-        """Whether no row moves further outside its bounds."""
-        act = self.act[rows]
-        new = act + change
-        return bool(
-            np.all(new >= np.minimum(self.lo[rows], act)) and np.all(new <= np.maximum(self.hi[rows], act))
-        )
+    def _try(self, j: int) -> bool:
+        """Set variable j to 1 if no row moves further outside its bounds."""
+        c, act, lo, hi = self.columns, self._act, self._lo, self._hi
+        span = range(c.ptr[j], c.ptr[j + 1])
+        for i in span:
+            r = c.rows[i]
+            a = act[r]
+            new = a + c.data[i]
+            if (new < lo[r] and new < a) or (new > hi[r] and new > a):
+                return False
+        for i in span:
+            r = c.rows[i]
+            act[r] += c.data[i]
+            self.act[r] = act[r]
+        self.x[j] = 1.0
+        return True
 
     def add(self, j: int) -> bool:
         """Fund award j (and raise the auxiliaries it allows) if no row gets worse."""
-        rows, change = self.delta(j)
-        if not self.allows(rows, change):
+        if not self._try(j):
             return False
-        self.act[rows] += change
-        self.x[j] = 1.0
-        if self.links is not None:
-            for k in self.aux[self.links.indices[self.links.indptr[j] : self.links.indptr[j + 1]]]:
+        c = self.columns
+        if c.links is not None:
+            for i in range(c.link_ptr[j], c.link_ptr[j + 1]):
+                k = c.linked[i]
                 if self.x[k] == 0.0:
-                    rows, change = self.delta(int(k))
-                    if self.allows(rows, change):
-                        self.act[rows] += change
-                        self.x[k] = 1.0
+                    self._try(k)
         return True
+
+    def fill(self, candidates: np.ndarray, row: int | None = None) -> None:
+        """Fund `candidates` in order wherever no row gets worse (until `row` is met, if given).
+
+        The same answer as trying them one by one, found faster on long lists: each batch is
+        screened in one vectorised step (awards that break a row on their own are skipped),
+        and the longest run of the rest that fits together is funded at once.
+        """
+        queue = candidates[self.x[candidates] == 0.0]
+        i, size = 0, BATCH
+        while i < len(queue):
+            if row is not None and self.act[row] >= self.lo[row]:
+                return
+            batch = queue[i : i + size]
+            if len(batch) <= SCREEN_FROM or row is not None:
+                j = int(batch[0])
+                if self.x[j] == 0.0:
+                    self.add(j)
+                i += 1
+                continue
+            keep = np.flatnonzero(self._fits_alone(batch))
+            fit = self._fitting_run(batch[keep])
+            self._fund(batch[keep[:fit]])
+            if fit < len(keep):  # the first that does not fit with those before it: decide it alone
+                self.add(int(batch[keep[fit]]))
+                i += int(keep[fit]) + 1
+            else:
+                i += len(batch)
+            size = min(MAX_BATCH, max(BATCH, 2 * fit))  # long runs: longer batches
+
+    def _entries(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, change, position in batch) of every matrix entry of the batch's columns."""
+        A = self.cols
+        counts = A.indptr[batch + 1] - A.indptr[batch]
+        at = np.repeat(A.indptr[batch] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        return A.indices[at], A.data[at], np.repeat(np.arange(len(batch)), counts)
+
+    def _fits_alone(self, batch: np.ndarray) -> np.ndarray:
+        rows, change, owner = self._entries(batch)
+        act = self.act[rows]
+        new = act + change
+        bad = (new < np.minimum(self.lo[rows], act)) | (new > np.maximum(self.hi[rows], act))
+        return np.asarray(np.bincount(owner[bad], minlength=len(batch)) == 0)
+
+    def _fitting_run(self, batch: np.ndarray) -> int:
+        """How many of `batch`, funded in order, fit before the first that makes a row worse."""
+        rows, change, owner = self._entries(batch)
+        if not len(rows):
+            return len(batch)
+        order = np.lexsort((owner, rows))
+        rows, change, owner = rows[order], change[order], owner[order]
+        total = np.cumsum(change)
+        first = np.r_[True, rows[1:] != rows[:-1]]
+        start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+        running = total - np.where(start > 0, total[start - 1], 0.0)  # cumulative within each row
+        new = self.act[rows] + running
+        before = new - change
+        bad = (new < np.minimum(self.lo[rows], before)) | (new > np.maximum(self.hi[rows], before))
+        return int(owner[bad].min()) if bad.any() else len(batch)
+
+    def _fund(self, awards: np.ndarray) -> None:
+        """Fund `awards` (already checked to fit together), then raise their auxiliaries."""
+        if not len(awards):
+            return
+        rows, change, _ = self._entries(awards)
+        np.add.at(self.act, rows, change)
+        for r in np.unique(rows).tolist():
+            self._act[r] = float(self.act[r])
+        self.x[awards] = 1.0
+        c = self.columns
+        if c.links is not None:
+            for j in awards.tolist():
+                for i in range(c.link_ptr[j], c.link_ptr[j + 1]):
+                    if self.x[c.linked[i]] == 0.0:
+                        self._try(c.linked[i])
 
     def short(self) -> np.ndarray:
         """Rows whose activity is below their lower bound."""
@@ -86,6 +197,15 @@ CONSTRUCT_FROM = 1_000
 """`solve` builds a start on rounds with at least this many candidate awards. Below it the
 solvers find their first allocation in well under a second (East Sussex: 216 candidates), and a
 start would only change which of several equal allocations they settle on."""
+
+BATCH, MAX_BATCH = 64, 4096
+"""Candidates screened together by `_State.fill`: from BATCH, doubling while they all fit."""
+SCREEN_FROM = 32
+"""Shorter lists (most repairs: a cell a few bids serve) are tried one by one straight away."""
+
+SPEND_SLACK = 1e-3
+"""Share rows are made to hold for any total within this fraction below the assumed one, so
+that a pass spending a little less than assumed (as most do) needs no second pass."""
 
 ROUNDS = 6
 """Greedy passes at most: each holds T at the total the previous pass spent."""
@@ -111,10 +231,11 @@ def construct(model: CompiledProblem, objective: np.ndarray) -> np.ndarray | Non
     order = np.lexsort((np.arange(n), -density))  # best value for money first, then by index
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    total = _spend_ignoring_shares(model, csc, order, density)
+    columns = _Columns(csc, links, aux)
+    total = _spend_ignoring_shares(model, columns, order, density)
     first: list[int] = []
     for _ in range(ROUNDS):
-        state = _State(model, csc, links, total)
+        state = _State(model, columns, total, total * (1 - SPEND_SLACK))
         x = _greedy(model, state, csr, order, rank, density, first)
         if x is None:
             unmet = [r for r in state.short().tolist() if r not in first]
@@ -135,21 +256,16 @@ def construct(model: CompiledProblem, objective: np.ndarray) -> np.ndarray | Non
     return None
 
 
-def _spend_ignoring_shares(
-    model: CompiledProblem, csc: sp.csc_matrix, order: np.ndarray, density: np.ndarray
-) -> float:
+def _spend_ignoring_shares(model: CompiledProblem, columns: _Columns, order: np.ndarray, density: np.ndarray) -> float:
     """What a greedy fill spends under every row that does not involve T: the first guess at T."""
     if model.total_col is None:
         return 0.0
-    t = csc[:, [model.total_col]].toarray().ravel() != 0
-    plain = dataclasses.replace(
-        model, row_lo=np.where(t, -np.inf, model.row_lo), row_hi=np.where(t, np.inf, model.row_hi)
-    )
-    state = _State(plain, csc, None, 0.0)
-    state.lo = np.where(state.lo > state.act, -np.inf, state.lo)  # fill only: ignore what needs repair
-    for j in order.tolist():
-        if density[j] > 0 and model.var_ub[j] >= 1:
-            state.add(j)
+    t = columns.csc[:, [model.total_col]].toarray().ravel() != 0
+    # Fill only: rows with T, and rows that would need repair (short of their lower bound), are left out.
+    lo = np.where(t | (model.row_lo > 0), -np.inf, model.row_lo)
+    plain = dataclasses.replace(model, row_lo=lo, row_hi=np.where(t, np.inf, model.row_hi))
+    state = _State(plain, columns.without_links(), 0.0)
+    state.fill(order[(density[order] > 0) & (model.var_ub[order] >= 1)])
     return float(model.cost @ state.x[: model.n])
 
 
@@ -168,32 +284,30 @@ def _greedy(
     """
     n = model.n
     free = (model.var_ub[:n] >= 1) & (model.var_lb[:n] <= 0)
-    for j in np.flatnonzero(model.var_lb[:n] >= 1):  # locked in: must fund
-        rows, change = state.delta(int(j))
-        state.act[rows] += change
-        state.x[j] = 1.0
+    for j in np.flatnonzero(model.var_lb[:n] >= 1).tolist():  # locked in: must fund
+        state.place(j)
     if np.any(state.act > state.hi):
         return None  # the locked awards alone break a rule
-    aux_awards = state.links.T.tocsr() if state.links is not None else None
+    aux_awards = state.columns.links.T.tocsr() if state.columns.links is not None else None
+    row_of = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+    helping = np.where(csr.indices < n, 1, n + 1) * (csr.data > 0)
+    scarcity = np.bincount(row_of, helping, minlength=csr.shape[0])
     for _ in range(3):
         short = state.short()
         if not len(short):
             break
-        # The scarcest first: a cell only one bid can serve before a district many can.
-        helpers = [_helpers(state, csr, aux_awards, r) for r in short.tolist()]
-        urgent = [first.index(r) if r in first else len(first) for r in short.tolist()]
-        for i in np.lexsort(([len(h) for h in helpers], urgent)).tolist():
-            r, helps = int(short[i]), helpers[i]
-            for j in helps[np.argsort(rank[helps], kind="stable")].tolist():
-                if state.act[r] >= state.lo[r]:
-                    break
-                if free[j] and state.x[j] == 0.0:
-                    state.add(j)
+        # The scarcest first: a cell only one bid can serve before a district many can (rows
+        # raised through an auxiliary, such as the count of organisations, last).
+        urgent = np.array([first.index(r) if r in first else len(first) for r in short.tolist()])
+        for r in short[np.lexsort((scarcity[short], urgent))].tolist():
+            if state.act[r] >= state.lo[r]:
+                continue  # met on the way by an earlier repair
+            helps = _helpers(state, csr, aux_awards, r)
+            helps = helps[free[helps]]
+            state.fill(helps[np.argsort(rank[helps], kind="stable")], row=r)
     if len(state.short()):
         return None
-    for j in order.tolist():
-        if free[j] and state.x[j] == 0.0 and density[j] > 0:
-            state.add(j)
+    state.fill(order[free[order] & (density[order] > 0)])
     return state.x
 
 
@@ -202,14 +316,16 @@ def _helpers(state: _State, csr: sp.csr_matrix, aux_awards: sp.csr_matrix | None
     n = state.model.n
     part = slice(csr.indptr[r], csr.indptr[r + 1])
     cols, data = csr.indices[part], csr.data[part]
-    found = [cols[(cols < n) & (data > 0)]]
-    if aux_awards is not None:
-        raised = cols[(cols >= n) & (data > 0)]
-        position = np.searchsorted(state.aux, raised)
-        ok = (position < len(state.aux)) & (state.aux[np.minimum(position, len(state.aux) - 1)] == raised)
-        for k, p in zip(raised[ok].tolist(), position[ok].tolist(), strict=True):
-            if state.x[k] == 0.0:
-                found.append(aux_awards.indices[aux_awards.indptr[p] : aux_awards.indptr[p + 1]])
+    direct = cols[(cols < n) & (data > 0)]
+    raised = cols[(cols >= n) & (data > 0)]
+    if aux_awards is None or not len(raised):
+        return direct  # distinct already: a CSR row holds each column once
+    found = [direct]
+    position = np.searchsorted(state.aux, raised)
+    ok = (position < len(state.aux)) & (state.aux[np.minimum(position, len(state.aux) - 1)] == raised)
+    for k, p in zip(raised[ok].tolist(), position[ok].tolist(), strict=True):
+        if state.x[k] == 0.0:
+            found.append(aux_awards.indices[aux_awards.indptr[p] : aux_awards.indptr[p + 1]])
     return np.unique(np.concatenate(found))
 
 
@@ -229,7 +345,8 @@ def better_of(
     extra = {**raw.extra, "start_value": value}
     if raw.x is not None and raw.objective is not None and raw.objective >= value:
         return dataclasses.replace(raw, extra=extra)
-    bound = raw.bound if raw.bound is not None and np.isfinite(raw.bound) else None
+    # A bound below an allocation that meets every rule bounds nothing (a solver stopped early).
+    bound = raw.bound if raw.bound is not None and np.isfinite(raw.bound) and raw.bound >= value else None
     status: RawStatus = "optimal" if proven(value, bound, options) else "feasible"
     return dataclasses.replace(
         raw,

@@ -30,6 +30,7 @@ def solve(
     hint: np.ndarray | None = None,
     diagnose: bool = True,
     certify: bool | str = False,
+    construct_start: bool | None = None,
     **option_fields: Any,
 ) -> Allocation:
     """Find the allocation of greatest value that meets every rule, and verify it.
@@ -41,10 +42,10 @@ def solve(
     problem returns status ``"infeasible"`` with the clashing rules in ``conflict``
     (unless ``diagnose=False``). Raises VerificationError if a solver's answer breaks a rule.
     ``time_limit`` bounds the whole call: compiling and loading the model count against it.
-    On rounds of `CONSTRUCT_FROM` candidate awards or more (and no `hint`), a greedy
-    allocation that meets every rule (`allocate.construct`) is built first, handed to the
-    solver as a start and kept as the answer ("feasible", with the solver's bound) if the
-    solver finds nothing better in time.
+    ``construct_start`` (default: on rounds of `CONSTRUCT_FROM` candidate awards or more, when
+    no `hint` is given) first builds a greedy allocation that meets every rule
+    (`allocate.construct`), hands it to the solver as its start and keeps it as the answer
+    ("feasible", with the solver's bound) if the solver finds nothing better in time.
 
     ``certify=True`` (or the name of a backend) has a second, different backend check the
     claim ("optimal" or "infeasible"); the Allocation records its ``certificate``, and a
@@ -68,9 +69,11 @@ def solve(
     outcome, social = model.objective(w)
     objective = outcome + social
     start = None
-    if hint is None and model.n >= CONSTRUCT_FROM:
+    if construct_start is None:
+        construct_start = hint is None and model.n >= CONSTRUCT_FROM
+    if construct_start:
         start = construct(model, objective)
-        hint = start
+        hint = start if hint is None else hint
     left = options.left_since(started)
     raw = out_of_time(backend, time.perf_counter() - started) if left is None else solve_once(
         engine, model, objective, left, hint

@@ -355,9 +355,7 @@ class CpSatSession(PinningSession):
         obj = float(objective @ x) if x is not None else None
         # CP-SAT's bound is on the rounded objective; widen it by the rounding error.
         rounding = 0.5 * float(reach[nz].sum()) / obj_scale
-        # Without an allocation the bound still holds (a constructed start may use it).
-        found = math.isfinite(solver.best_objective_bound) and status != cp_model.INFEASIBLE
-        bound = solver.best_objective_bound / obj_scale + rounding if found else None
+        bound = solver.best_objective_bound / obj_scale + rounding if has else None
         code: RawStatus
         if status == cp_model.INFEASIBLE:
             code = "infeasible"
