@@ -316,7 +316,7 @@ def _helpers(state: _State, csr: sp.csr_matrix, aux_awards: sp.csr_matrix | None
     n = state.model.n
     part = slice(csr.indptr[r], csr.indptr[r + 1])
     cols, data = csr.indices[part], csr.data[part]
-    direct = cols[(cols < n) & (data > 0)]
+    direct: np.ndarray = cols[(cols < n) & (data > 0)]
     raised = cols[(cols >= n) & (data > 0)]
     if aux_awards is None or not len(raised):
         return direct  # distinct already: a CSR row holds each column once
