@@ -36,6 +36,9 @@ class Tally:
         self._basis = {
             d.id: (d.population if problem.attribution == "population" else d.need) for d in problem.districts
         }
+        # Several rules read the same totals: each is summed once (copies are handed out).
+        self._attributed: dict[Dimension, dict[str, float]] = {}
+        self._serving: dict[Dimension, dict[str, int]] = {}
 
     def keys(self, over: Dimension) -> list[str]:
         districts = [d.id for d in self.problem.districts]
@@ -68,6 +71,11 @@ class Tally:
 
     def attributed(self, over: Dimension) -> dict[str, float]:
         """Money (pence) attributed to each key of a dimension."""
+        if over not in self._attributed:
+            self._attributed[over] = self._attribute(over)
+        return dict(self._attributed[over])
+
+    def _attribute(self, over: Dimension) -> dict[str, float]:
         parts: dict[str, list[float]] = {k: [] for k in self.keys(over)}
         for c in self.chosen:
             for k, w in self.shares(c, over).items():
@@ -76,11 +84,13 @@ class Tally:
 
     def serving(self, over: Dimension) -> dict[str, int]:
         """Number of chosen awards serving each key (county-wide awards serve every district)."""
-        counts = dict.fromkeys(self.keys(over), 0)
-        for c in self.chosen:
-            for k in self.shares(c, over):
-                counts[k] += 1
-        return counts
+        if over not in self._serving:
+            counts = dict.fromkeys(self.keys(over), 0)
+            for c in self.chosen:
+                for k in self.shares(c, over):
+                    counts[k] += 1
+            self._serving[over] = counts
+        return dict(self._serving[over])
 
     def by_organisation(self) -> tuple[dict[str, int], dict[str, int]]:
         """(pence, number of awards) per organisation that has any application."""
