@@ -12,7 +12,7 @@ from hypothesis import given, settings
 import allocate.backends.cpsat as cpsat
 from allocate import compile_problem, solve, verify
 from allocate.backends.base import RawSolution
-from allocate.construct import CONSTRUCT_FROM, better_of, construct
+from allocate.construct import CONSTRUCT_FROM, better_of, budget_bound, construct
 from allocate.errors import SolverError
 from allocate.model import Problem
 from allocate.options import SolverOptions
@@ -44,6 +44,18 @@ def test_a_constructed_start_meets_every_rule_and_never_beats_brute_force(proble
     assert check.ok, check.violations
     assert oracle.value is not None, "brute force found no allocation, but the start meets every rule"
     assert check.value <= oracle.value + 1e-6 * max(1.0, abs(oracle.value))
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(problem=problems())
+def test_budget_bound_is_never_below_the_optimum(problem: Problem) -> None:
+    model = compile_problem(problem)
+    outcome, social = model.objective()
+    bound = budget_bound(model, outcome + social)
+    assert bound is not None  # every round has a total budget row
+    oracle = brute_force(problem)
+    if oracle.value is not None:
+        assert bound >= oracle.value
 
 
 def test_east_sussex_start_is_verified_and_close_to_the_optimum() -> None:
@@ -104,6 +116,9 @@ def test_better_of_keeps_the_better_answer_and_refuses_a_false_infeasible() -> N
         better_of(_raw("infeasible", None, None, None), start, objective, options)
     kept = better_of(_raw("no_solution", None, None, 4.0), start, objective, options)
     assert kept.status == "feasible" and kept.objective == 3.0 and kept.bound == 4.0
+    tighter = better_of(_raw("no_solution", None, None, 4.0), start, objective, options, bound=3.5)
+    assert tighter.bound == 3.5 and tighter.extra["bound_from"] == "budget"
+    assert better_of(_raw("no_solution", None, None, 2.0), start, objective, options).bound is None
     assert better_of(_raw("no_solution", None, None, 3.0), start, objective, options).status == "optimal"
     solver = better_of(_raw("feasible", np.array([1.0, 1.0]), 5.0, 6.0), start, objective, options)
     assert solver.objective == 5.0 and solver.extra["start_value"] == 3.0

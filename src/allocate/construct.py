@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 
 import numpy as np
 import scipy.sparse as sp
 
 from allocate.backends.base import RawSolution, RawStatus, proven
-from allocate.compile import TOTAL_RULE, CompiledProblem
+from allocate.compile import BUDGET_RULE, TOTAL_RULE, CompiledProblem
 from allocate.errors import SolverError
 from allocate.options import SolverOptions
 
@@ -329,13 +330,53 @@ def _helpers(state: _State, csr: sp.csr_matrix, aux_awards: sp.csr_matrix | None
     return np.unique(np.concatenate(found))
 
 
+def budget_bound(model: CompiledProblem, objective: np.ndarray) -> float | None:
+    """An upper bound on any allocation's value: the best fractional fill of a budget row.
+
+    Every other rule is relaxed and awards may be taken in part, so no allocation is worth
+    more (Dantzig's bound for a knapsack; the least over the total and yearly budget rows).
+    It gives a proven gap in seconds on rounds where a solver has not yet reported a bound.
+    """
+    n = model.n
+    value = np.where(model.var_ub[:n] >= 1, objective[:n], 0.0)
+    locked = model.var_lb[:n] >= 1
+    csr = model.A.tocsr()
+    best: float | None = None
+    for r in np.flatnonzero((model.row_rule == BUDGET_RULE) & np.isfinite(model.row_hi)).tolist():
+        part = slice(csr.indptr[r], csr.indptr[r + 1])
+        weight = np.zeros(model.n_vars)
+        weight[csr.indices[part]] = csr.data[part]
+        if np.any(weight < 0) or np.any(weight[n:] != 0):
+            continue
+        w = weight[:n]
+        room = float(model.row_hi[r]) - math.fsum(w[locked])
+        free = ~locked & (value > 0)
+        fixed = math.fsum(value[locked]) + math.fsum(value[free & (w == 0)])
+        items = np.flatnonzero(free & (w > 0))
+        items = items[np.argsort(-value[items] / w[items], kind="stable")]
+        used = np.cumsum(w[items])
+        whole = int(np.searchsorted(used, room, side="right"))
+        total = fixed + math.fsum(value[items[:whole]])
+        if whole < len(items):
+            left = room - (float(used[whole - 1]) if whole else 0.0)
+            total += max(0.0, left) / float(w[items[whole]]) * float(value[items[whole]])
+        total *= 1 + 1e-9  # far above the rounding of these sums
+        best = total if best is None else min(best, total)
+    return best
+
+
 def better_of(
-    raw: RawSolution, start: np.ndarray, objective: np.ndarray, options: SolverOptions
+    raw: RawSolution,
+    start: np.ndarray,
+    objective: np.ndarray,
+    options: SolverOptions,
+    bound: float | None = None,
 ) -> RawSolution:
     """The solver's answer, or the constructed start where the solver found nothing better in time.
 
-    A solver that calls the round infeasible although the start meets every row is wrong: that
-    is an error, never an answer.
+    `bound` (e.g. `budget_bound`) is used where it is tighter than the solver's, or the solver
+    has none. A solver that calls the round infeasible although the start meets every row is
+    wrong: that is an error, never an answer.
     """
     if raw.status == "infeasible":
         raise SolverError(
@@ -343,16 +384,21 @@ def better_of(
         )
     value = float(objective @ start)
     extra = {**raw.extra, "start_value": value}
-    if raw.x is not None and raw.objective is not None and raw.objective >= value:
-        return dataclasses.replace(raw, extra=extra)
+    mine = raw.x is not None and raw.objective is not None and raw.objective >= value
+    best = float(raw.objective) if mine and raw.objective is not None else value
     # A bound below an allocation that meets every rule bounds nothing (a solver stopped early).
-    bound = raw.bound if raw.bound is not None and np.isfinite(raw.bound) and raw.bound >= value else None
-    status: RawStatus = "optimal" if proven(value, bound, options) else "feasible"
+    bounds = [b for b in (raw.bound, bound) if b is not None and np.isfinite(b) and b >= best]
+    tightest = min(bounds) if bounds else None
+    if tightest is not None and tightest != raw.bound:
+        extra["bound_from"] = "budget"
+    status: RawStatus = "optimal" if raw.status == "optimal" or proven(best, tightest, options) else "feasible"
+    if mine:
+        return dataclasses.replace(raw, status=status, bound=tightest, extra=extra)
     return dataclasses.replace(
         raw,
         status=status,
         x=start,
         objective=value,
-        bound=bound,
+        bound=tightest,
         extra={**extra, "answer": "constructed start"},
     )

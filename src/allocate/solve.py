@@ -12,12 +12,17 @@ from allocate.backends.base import out_of_time, solve_once
 from allocate.certify import certify as certify_claim
 from allocate.certify import checker_for
 from allocate.compile import CompiledProblem, compile_problem
-from allocate.construct import CONSTRUCT_FROM, better_of, construct
+from allocate.construct import CONSTRUCT_FROM, better_of, budget_bound, construct
 from allocate.errors import InvalidProblemError
 from allocate.finish import finish
 from allocate.model import Problem, Weights
 from allocate.options import SolverOptions
 from allocate.result import Allocation
+
+FINISH_SECONDS_PER_NONZERO = 1e-6
+"""Time kept back from the solver, per non-zero of the constraint matrix, to hand the model over
+and to verify and report the answer within the time limit (measured: 0.5 s at 17,300
+applications, 5 s at 173,000, where CP-SAT overran its own limit by 2 s and verifying took 3 s)."""
 
 
 def solve(
@@ -75,11 +80,14 @@ def solve(
         start = construct(model, objective)
         hint = start if hint is None else hint
     left = options.left_since(started)
+    if left is not None and left.time_limit is not None:  # keep time to verify and report the answer
+        reserve = min(FINISH_SECONDS_PER_NONZERO * model.A.nnz, left.time_limit / 2)
+        left = left.model_copy(update={"time_limit": left.time_limit - reserve})
     raw = out_of_time(backend, time.perf_counter() - started) if left is None else solve_once(
         engine, model, objective, left, hint
     )
     if start is not None:
-        raw = better_of(raw, start, objective, options)
+        raw = better_of(raw, start, objective, options, budget_bound(model, objective))
     allocation = finish(problem, model, raw, w, backend, options, diagnose=diagnose, started=started)
     if checker is None:
         return allocation

@@ -71,6 +71,10 @@ entries: at 17,300 applications it would hold 30m (4.3 GB peak, against 0.64 GB 
 173,000 three billion. Beyond it T stays an integer variable in pence: its rows are widened as
 every rounded row is (see below), so no allocation is cut off, and the margin check excludes
 any answer that breaks a compiled row by more than its margin."""
+LIGHT_PRESOLVE_FROM = 10_000
+"""Candidate awards from which CP-SAT presolves lightly (no probing, one pass). At 17,300
+applications full presolve takes 8 s and finds nothing the light one misses: the bound reaches
+the same 660.3m at 2.9 s instead of 24 s, and the start is taken at 1.7 s instead of 8.1 s."""
 _CHUNK = 2**22  # entries of the dense block used to substitute T, per step
 
 _VERSION = f"OR-Tools {version('ortools')}"  # read once: metadata lookups cost ~1 ms
@@ -349,6 +353,9 @@ class CpSatSession(PinningSession):
         p.presolve_inclusion_work_limit = 0
         if options.time_limit is not None:
             p.max_time_in_seconds = options.time_limit
+        if self.model.n >= LIGHT_PRESOLVE_FROM:
+            p.cp_model_probing_level = 0
+            p.max_presolve_iterations = 1
         status = solver.solve(cp)
         has = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         x = np.array(solver.response_proto.solution, dtype=np.float64) if has else None
