@@ -25,9 +25,10 @@ import scipy.sparse as sp
 from pydantic import Field, StrictBool, model_validator
 
 from allocate import commitments
+from allocate.columns import application_ids, columns_of, organisations, served_cells
 from allocate.errors import InvalidProblemError, Loc
 from allocate.schema import MAX_COUNT, Count, Frozen, Name, Pence, PenceOrZero, field_error
-from allocate.tally import Dimension, Tally, cell_key
+from allocate.tally import Dimension, Tally
 
 if TYPE_CHECKING:
     from allocate.compile import CompileContext
@@ -428,16 +429,16 @@ class NoNewGaps(RuleBase):
     def served_today(self, problem: Problem) -> list[str]:
         if self.cells is not None:
             return list(self.cells)
-        all_districts = tuple(d.id for d in problem.districts)
-        cells = {
-            cell_key(d, g)
-            for a in problem.applications
-            if a.continues_service
-            for d in (a.districts or all_districts)
-            for g in a.client_groups
-        }
-        cells |= set(commitments.serving(problem, "cell", None))  # commitments serve cells today
-        return [k for k in Tally(problem, ()).keys("cell") if k in cells]
+        keys = Tally(problem, ()).keys("cell")
+        served = np.zeros(len(keys), dtype=bool)
+        application = columns_of(problem)
+        continuing = np.flatnonzero(application.continues_service)
+        served[served_cells(application, continuing, len(problem.districts), len(problem.client_groups))] = True
+        kept = commitments.serving(problem, "cell", None)  # commitments serve cells today
+        if kept:
+            position = {k: i for i, k in enumerate(keys)}
+            served[[position[k] for k in kept]] = True
+        return [keys[i] for i in np.flatnonzero(served).tolist()]
 
     def validate_against(self, problem: Problem, loc: Loc) -> None:
         known = set(Tally(problem, ()).keys("cell"))
@@ -501,9 +502,7 @@ class OrganisationCap(RuleBase):
         return f"OrganisationCap.{cap}[{organisation}]"
 
     def validate_against(self, problem: Problem, loc: Loc) -> None:
-        if self.organisation is not None and self.organisation not in {
-            a.organisation for a in problem.applications
-        }:
+        if self.organisation is not None and self.organisation not in organisations(problem):
             raise InvalidProblemError(
                 (*loc, "organisation"), f"no application comes from {self.organisation!r}"
             )
@@ -648,9 +647,8 @@ class PassMark(RuleBase):
             mean = ctx.social.mean(axis=1)
             failing |= mean < self.min_social
             close = np.flatnonzero(np.abs(mean - self.min_social) <= 1e-9 * max(1.0, self.min_social))
-            for j in close:
-                c = ctx.candidates[j]
-                failing[j] = self.fails(c.outcome_score, c.social_scores)
+            for j in close.tolist():
+                failing[j] = self.fails(float(ctx.outcome[j]), tuple(ctx.social[j].tolist()))
         row = sp.csr_matrix(failing.astype(float)[None, :])
         ctx.add_rows([self.label], -math.inf, 0.0, unit=self.unit, x=row)
 
@@ -660,7 +658,7 @@ class PassMark(RuleBase):
 
 
 def _require_app(problem: Problem, app_id: str, loc: Loc) -> None:
-    if app_id not in {a.id for a in problem.applications}:
+    if app_id not in application_ids(problem):
         raise InvalidProblemError(loc, f"unknown application {app_id!r}")
 
 
