@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
+from allocate.columns import application_tags, built
 from allocate.commitments import Commitment
 from allocate.errors import InvalidProblemError, Loc
 from allocate.rules import Rule
@@ -272,7 +273,7 @@ class Problem(Frozen):
     @property
     def tags(self) -> tuple[str, ...]:
         """Every tag of an application or an organisation of the round, sorted."""
-        found = {t for a in self.applications for t in a.tags} | {
+        found = {t for tags in application_tags(self) for t in tags} | {
             t for o in self.organisations for t in o.tags
         }
         found |= {t for c in self.commitments for t in c.tags}
@@ -283,6 +284,47 @@ class Problem(Frozen):
         data = {name: getattr(self, name) for name in type(self).model_fields}
         data.update(changes)
         return Problem(**data)
+
+    @classmethod
+    def from_columns(cls, applications: Any, *, variants: Any = None, **fields: Any) -> Problem:
+        """A Problem whose applications (and variants) come as columns, checked on whole arrays.
+
+        `applications` is a mapping of column name to array or list, a pandas DataFrame or a
+        pyarrow Table, with one column per Application field (``id``, ``organisation``,
+        ``client_groups``, ``cost``, ``outcome_score`` required; ``social_scores`` and
+        ``cost_profile`` may be 2-D arrays). `variants` likewise, with ``application_id`` naming
+        each variant's application. Every other keyword is a Problem field as `Problem` takes
+        it (districts and client groups may be tables too). The same checks as `Problem(...)`
+        are made, with the same errors, naming the first bad row and field; the Application
+        objects are made when `applications` is first read.
+        """
+        from allocate.columnar import problem_from_columns
+
+        return problem_from_columns(applications, variants, fields)
+
+    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """pydantic's dump, with the applications made first if built from columns."""
+        built(self)
+        return super().model_dump(*args, **kwargs)
+
+    def model_dump_json(self, *args: Any, **kwargs: Any) -> str:
+        """pydantic's JSON dump, with the applications made first if built from columns."""
+        built(self)
+        return super().model_dump_json(*args, **kwargs)
+
+
+class _Applications:
+    """`Problem.applications`, read through `built`: a Problem made from columns makes its
+    Application objects on first read (pydantic keeps the field; this only reads it)."""
+
+    def __get__(self, obj: Problem | None, owner: type | None = None) -> Any:
+        return self if obj is None else built(obj)
+
+    def __set__(self, obj: Problem, value: object) -> None:
+        raise AttributeError("a Problem is immutable: use Problem.replace")
+
+
+setattr(Problem, "applications", _Applications())  # noqa: B010 (mypy must keep the field's type)
 
 
 @dataclass(frozen=True)
