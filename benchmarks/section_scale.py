@@ -1,7 +1,10 @@
 """Scaling: build (validate + compile) and solve time, gap and peak memory vs applications.
 
 Each size runs in a fresh process so that its peak resident memory is its own. The ratio
-column compares each size with the reference size (173 applications) in the same run.
+column compares each size with the reference size (173 applications) in the same run. A scaled
+round is generated as columns (`scaled_columns`), then validated (`Problem.from_columns`) and
+compiled, each timed on its own; the East Sussex reference round is built object by object, so
+its generation and validation are timed together.
 """
 
 from __future__ import annotations
@@ -14,18 +17,27 @@ from typing import Any
 
 from common import Column, RunContext, Section, ratio
 
-TARGET_BUILD_S = 1.0
+TARGET_BUILD_S = 2.0
+"""Validate + compile at 173,000 applications (issue 14)."""
 TARGET_SOLVE_S = 60.0
 TARGET_GAP = 1e-3
 TARGET_MEMORY_GIB = 2.0
 
 
 def _one(factor: int, backend: str, limit: float) -> dict[str, Any]:
-    from allocate import compile_problem, solve
-    from allocate.scenarios import east_sussex_2011, scaled
+    from allocate import Problem, compile_problem, solve
+    from allocate.scenarios import east_sussex_2011
+    from allocate.scenarios.scaled import scaled_columns
 
     t0 = time.perf_counter()
-    problem = east_sussex_2011() if factor == 1 else scaled(factor)
+    validate_s: float | None = None
+    if factor == 1:
+        problem = east_sussex_2011()
+    else:
+        applications, variants, fields = scaled_columns(factor)
+        t_columns = time.perf_counter()
+        problem = Problem.from_columns(applications, variants=variants, **fields)
+        validate_s = time.perf_counter() - t_columns
     t1 = time.perf_counter()
     model = compile_problem(problem)
     t2 = time.perf_counter()
@@ -37,7 +49,9 @@ def _one(factor: int, backend: str, limit: float) -> dict[str, Any]:
         "applications": len(problem.applications),
         "backend": backend,
         "generate_validate_s": t1 - t0,
+        "validate_s": validate_s,
         "compile_s": t2 - t1,
+        "validate_compile_s": None if validate_s is None else validate_s + t2 - t1,
         "solve_s": t3 - t2,
         "status": alloc.status,
         "gap": alloc.gap,
@@ -62,7 +76,9 @@ def run(ctx: RunContext) -> Section:
         Column("applications", "applications", ",d"),
         Column("backend", "backend"),
         Column("generate_validate_s", "generate+validate s", ".2f"),
+        Column("validate_s", "validate s", ".2f"),
         Column("compile_s", "compile s", ".2f"),
+        Column("validate_compile_s", "validate+compile s", ".2f"),
         Column("compile_ratio", "compile / 173-app", ".1f"),
         Column("solve_s", "solve s", ".2f"),
         Column("status", "status"),
@@ -89,7 +105,8 @@ def run(ctx: RunContext) -> Section:
     big = [r for r in rows if r["factor"] == max(factors) and r["backend"] == "highs"]
     for r in big:
         section.notes.append(
-            f"{r['applications']:,} applications: compile {r['compile_s']:.2f} s (target ≤ {TARGET_BUILD_S} s), "
+            f"{r['applications']:,} applications: validate+compile {r['validate_compile_s']:.2f} s "
+            f"(target ≤ {TARGET_BUILD_S} s), "
             f"solve {r['solve_s']:.1f} s to gap {r['gap'] if r['gap'] is not None else float('nan'):.2e} "
             f"(target ≤ {TARGET_GAP} in ≤ {TARGET_SOLVE_S} s), peak {r['peak_gib']:.2f} GiB (target ≤ {TARGET_MEMORY_GIB})"
         )
