@@ -21,6 +21,7 @@ from allocate import (
     Problem,
     Weights,
     compile_problem,
+    schema,
 )
 from allocate.candidates import candidates
 from allocate.columnar import APPLICATION_COLUMNS, REQUIRED, VARIANT_COLUMNS
@@ -402,6 +403,14 @@ def test_other_fields_are_checked_as_problem_checks_them() -> None:
     not_a_table = "applications.csv"
     with pytest.raises(InvalidProblemError, match="must be a mapping of column name to array"):
         Problem.from_columns(not_a_table, **fields)
+
+
+def test_every_character_no_file_can_store_is_unprintable() -> None:
+    """The screens clear text with `str.isprintable` before searching it for such characters."""
+    every = "".join(map(chr, range(0x110000)))
+    found = set(schema._UNSTORABLE.findall(every))
+    assert len(found) > 2000
+    assert not any(c.isprintable() for c in found)
 
 
 # ---------------------------------------------------------------------------- any malformed cell, both ways

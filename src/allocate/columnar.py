@@ -115,7 +115,9 @@ class _Rows:
         checks, so that an application's bad id is named rather than its variants' reference."""
         if vframe is not None:
             ids = frame.columns["id"]
-            texts = [a if isinstance(a, str) else None for a in ids] if isinstance(ids, list) else []
+            texts = [] if isinstance(ids, np.ndarray) else ids
+            if not {str}.issuperset(map(type, texts)):
+                texts = [a if isinstance(a, str) else None for a in texts]
             first = dict(zip(reversed(texts), range(len(texts) - 1, -1, -1), strict=True))
             parent_ids = vframe.columns["application_id"]
             try:

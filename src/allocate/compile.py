@@ -118,6 +118,8 @@ class CompileContext:
         self._group_attr, self._group_serve = self._groups()
         self._cell: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
         self._tag: sp.csr_matrix | None = None
+        self._money_rows: dict[Dimension, sp.csr_matrix] = {}
+        self._serve_rows: dict[Dimension, sp.csr_matrix] = {}
         self.rows = _Rows()
         self.n_rows = 0
         self.rule_index = 0
@@ -220,6 +222,19 @@ class CompileContext:
         if over == "tag":
             return self._tags()
         return self._group_serve if over == "client_group" else self._cells()[1]
+
+    def money_rows(self, over: Dimension) -> sp.csr_matrix:
+        """K × n: the pence of each candidate attributed to each key (made once per dimension:
+        several rules bound the same keys' money)."""
+        if over not in self._money_rows:
+            self._money_rows[over] = self.attr(over).multiply(self.cost[:, None]).T.tocsr()
+        return self._money_rows[over]
+
+    def serve_rows(self, over: Dimension) -> sp.csr_matrix:
+        """K × n 0/1: whether each candidate serves each key (made once per dimension)."""
+        if over not in self._serve_rows:
+            self._serve_rows[over] = self.serve(over).T.tocsr()
+        return self._serve_rows[over]
 
     def options_of(self, application_id: str) -> np.ndarray:
         i = self._columns.position[application_id]

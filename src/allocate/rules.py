@@ -130,13 +130,19 @@ class RuleBase(Frozen):
         return RuleCheck(label, sense, achieved, limit, checked, tolerance, can_bind)
 
 
-def _column(m: sp.csr_matrix, keys: list[str], key: str | None) -> tuple[sp.csr_matrix, list[str]]:
-    """Transpose an n×K incidence to K×n rows, restricted to one key if given."""
-    rows = m.T.tocsr()
+def _row(rows: sp.csr_matrix, keys: list[str], key: str | None) -> tuple[sp.csr_matrix, list[str]]:
+    """K×n rows (one per key), restricted to one key if given."""
     if key is None:
         return rows, keys
     i = keys.index(key)
     return rows[i : i + 1], [key]
+
+
+def _each(values: dict[str, int] | dict[str, float], keys: list[str]) -> np.ndarray:
+    """``values.get(k, 0)`` for each key, as floats (zeros at once when there are no values)."""
+    if not values:
+        return np.zeros(len(keys))
+    return np.array([values.get(k, 0) for k in keys], dtype=np.float64)
 
 
 class Pot(RuleBase):
@@ -254,8 +260,8 @@ class Coverage(RuleBase):
 
     def emit(self, ctx: CompileContext) -> None:
         keys = ctx.keys(self.over)
-        money, used = _column(ctx.attr(self.over).multiply(ctx.cost[:, None]).tocsr(), keys, self.key)
-        served, _ = _column(ctx.serve(self.over), keys, self.key)
+        money, used = _row(ctx.money_rows(self.over), keys, self.key)
+        served, _ = _row(ctx.serve_rows(self.over), keys, self.key)
         # Commitments counting toward coverage are constants: they shift each row's bound.
         c_money = commitments.attributed(ctx.problem, self.over, "coverage")
         c_count = commitments.serving(ctx.problem, self.over, "coverage")
@@ -373,7 +379,7 @@ class EqualityGap(RuleBase):
         targets = self.targets(ctx.problem)
         all_keys = ctx.keys(self.over)
         keys = [k for k in all_keys if k in targets]
-        money = ctx.attr(self.over).multiply(ctx.cost[:, None]).T.tocsr()
+        money = ctx.money_rows(self.over)
         if len(keys) < len(all_keys):
             money = money[[all_keys.index(k) for k in keys]]
         lows, highs = zip(*(self.band(targets[k]) for k in keys), strict=True)
@@ -452,7 +458,7 @@ class NoNewGaps(RuleBase):
         if not cells:
             return
         position = {k: i for i, k in enumerate(keys)}
-        served = ctx.serve("cell").T.tocsr()[[position[k] for k in cells]]
+        served = ctx.serve_rows("cell")[[position[k] for k in cells]]
         # A commitment serving a cell keeps it served: its row's bound drops by one per commitment.
         kept = commitments.serving(ctx.problem, "cell", None)
         lo = np.array([1.0 - kept.get(k, 0) for k in cells])
@@ -521,24 +527,26 @@ class OrganisationCap(RuleBase):
     def emit(self, ctx: CompileContext) -> None:
         orgs = ctx.organisations
         used = self._selected(ctx.problem, orgs)
-        position = {o: i for i, o in enumerate(orgs)}
-        incidence = ctx.org_matrix.T.tocsr()[[position[o] for o in used]]
+        incidence = ctx.org_matrix.T.tocsr()
+        if len(used) < len(orgs):
+            position = {o: i for i, o in enumerate(orgs)}
+            incidence = incidence[[position[o] for o in used]]
         money = incidence.multiply(ctx.cost[None, :]).tocsr()
         # Commitments counting toward caps are constants: whole pence and whole awards.
         c_money, c_count = commitments.by_organisation(ctx.problem, "organisation_cap")
         c_total = commitments.total(ctx.problem, "organisation_cap")
+        committed = _each(c_money, used)  # whole pence: every difference below is exact
         if self.max_amount is not None:
             labels = [self._row_label("max_amount", o) for o in used]
-            hi = np.array([float(self.max_amount - c_money.get(o, 0)) for o in used])
-            ctx.add_rows(labels, -math.inf, hi, unit="pence", x=money)
+            ctx.add_rows(labels, -math.inf, float(self.max_amount) - committed, unit="pence", x=money)
         if self.max_share is not None:
             labels = [self._row_label("max_share", o) for o in used]
             share = np.full(len(used), -self.max_share)
-            hi = np.array([self.max_share * c_total - c_money.get(o, 0) for o in used])
+            hi = self.max_share * c_total - committed
             ctx.add_rows(labels, -math.inf, hi, unit="share", x=money, total=share)
         if self.max_awards is not None:
             labels = [self._row_label("max_awards", o) for o in used]
-            hi = np.array([float(self.max_awards - c_count.get(o, 0)) for o in used])
+            hi = float(self.max_awards) - _each(c_count, used)
             ctx.add_rows(labels, -math.inf, hi, unit="awards", x=incidence)
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:

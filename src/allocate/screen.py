@@ -122,9 +122,15 @@ def text(
         bad |= lengths < 1
         bad |= np.fromiter(map(operator.ne, out, map(str.strip, out)), dtype=bool, count=n)
     joined = "".join(out)  # one search of all the text: joining makes no character
-    if unstorable(joined) is not None or (key and ";" in joined):
-        bad |= np.fromiter((unstorable(v) is not None or (key and ";" in v) for v in out), bool, n)
+    if _unstorable(joined) or (key and ";" in joined):
+        bad |= np.fromiter((_unstorable(v) or (key and ";" in v) for v in out), bool, n)
     return out, bad
+
+
+def _unstorable(text: str) -> bool:
+    """Whether `text` holds a character no file can store (`allocate.schema.unstorable`). Every
+    such character is unprintable, and `str.isprintable` clears most text at C speed."""
+    return not text.isprintable() and unstorable(text) is not None
 
 
 def _valid_name(v: Any, key: bool) -> bool:
@@ -132,7 +138,7 @@ def _valid_name(v: Any, key: bool) -> bool:
         type(v) is str
         and 0 < len(v) <= NAME_MAX
         and v == v.strip()
-        and unstorable(v) is None
+        and not _unstorable(v)
         and not (key and ";" in v)
     )
 
