@@ -177,6 +177,10 @@ def test_a_columnar_problem_pickles_hashes_and_dumps_like_the_object_one() -> No
     assert again == problem and hash(again) == hash(problem)
     assert built.model_dump_json() == problem.model_dump_json()
     assert copy.deepcopy(built) == problem
+    assert dict(built)["applications"] == problem.applications
+    assert Problem.from_columns(apps, variants={}, **fields) == problem.replace(
+        applications=[a.model_copy(update={"variants": ()}) for a in problem.applications]
+    )
     with pytest.raises(Exception):  # noqa: B017 (pydantic's frozen-instance error)
         built.applications = ()  # type: ignore[misc]
     assert built.replace(name="other").applications == problem.applications

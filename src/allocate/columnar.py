@@ -55,6 +55,8 @@ def problem_from_columns(applications: Any, variants: Any, fields: dict[str, Any
         late = exc
     frame = read_frame(applications, "applications")
     vframe = read_frame(variants, "variants") if variants is not None else None
+    if vframe is not None and vframe.n == 0 and not vframe.columns:
+        vframe = None  # an empty table: no variants
     for f, known in ((frame, APPLICATION_COLUMNS), (vframe, VARIANT_COLUMNS)):
         if f is not None:
             _known_columns(f, known)

@@ -312,6 +312,11 @@ class Problem(Frozen):
         built(self)
         return super().model_dump_json(*args, **kwargs)
 
+    def __iter__(self) -> Any:
+        """(field, value) pairs, as pydantic gives them, the applications as a tuple."""
+        built(self)
+        return super().__iter__()
+
 
 class _Applications:
     """`Problem.applications`, read through `built`: a Problem made from columns makes its
