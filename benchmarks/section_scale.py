@@ -4,7 +4,7 @@ Sizes: the scaled East Sussex structure at 1,730, 17,300 and 173,000 application
 `scaled(100)`, `scaled(1000)`; quick mode stops at 17,300). Each size and backend runs in a fresh
 process so that its peak resident memory is its own. In the same process:
 
-* build: generate + validate (`scaled`), then `compile_problem`;
+* build: generate the columns (`scaled_columns`), validate (`Problem.from_columns`), compile;
 * first verified allocation: `allocate.construct` on the compiled model, then `verify`;
 * `solve(time_limit=10/30/60, relative_gap=0.001)`: each time limit bounds the whole call
   (loading the solver, the start, finishing and verifying included); status, gap and seconds;
@@ -40,13 +40,15 @@ def _gap(alloc: Any) -> float | None:
 def _one(factor: int, backend: str, limits: tuple[float, ...]) -> dict[str, Any]:
     import numpy as np
 
-    from allocate import compile_problem, solve, verify
+    from allocate import Problem, compile_problem, solve, verify
     from allocate.construct import construct
     from allocate.errors import SolverError
-    from allocate.scenarios import scaled
+    from allocate.scenarios.scaled import scaled_columns
 
     t0 = time.perf_counter()
-    problem = scaled(factor)
+    applications, variants, fields = scaled_columns(factor)
+    t_columns = time.perf_counter()
+    problem = Problem.from_columns(applications, variants=variants, **fields)
     t1 = time.perf_counter()
     model = compile_problem(problem)
     t2 = time.perf_counter()
@@ -59,8 +61,10 @@ def _one(factor: int, backend: str, limits: tuple[float, ...]) -> dict[str, Any]
         "factor": factor,
         "applications": len(problem.applications),
         "backend": backend,
-        "generate_validate_s": t1 - t0,
+        "generate_s": t_columns - t0,
+        "validate_s": t1 - t_columns,
         "compile_s": t2 - t1,
+        "validate_compile_s": t2 - t_columns,
         "first_verified_s": (t3 - t2) if check is not None and check.ok else None,
         "start_ok": bool(check is not None and check.ok),
         "rows": model.A.shape[0],
@@ -98,8 +102,10 @@ def run(ctx: RunContext) -> Section:
     section.columns = [
         Column("applications", "applications", ",d"),
         Column("backend", "backend"),
-        Column("generate_validate_s", "generate+validate s", ".2f"),
+        Column("generate_s", "generate s", ".2f"),
+        Column("validate_s", "validate s", ".2f"),
         Column("compile_s", "compile s", ".2f"),
+        Column("validate_compile_s", "validate+compile s", ".2f"),
         Column("first_verified_s", "first verified allocation s", ".2f"),
         *[Column(f"gap_{int(t)}", f"gap at {int(t)} s", ".2e") for t in limits],
         Column(f"wall_{last}", f"wall of the {last} s call", ".1f"),
@@ -126,9 +132,9 @@ def run(ctx: RunContext) -> Section:
     for r in rows:
         if r["backend"] != "cpsat":
             continue
-        build = r["generate_validate_s"] + r["compile_s"]
+        build = r["validate_compile_s"]
         section.notes.append(
-            f"{r['applications']:,} applications (cpsat): build {build:.2f} s (target ≤ {TARGET_BUILD_S} s at 173k), "
+            f"{r['applications']:,} applications (cpsat): validate+compile {build:.2f} s (target ≤ {TARGET_BUILD_S} s at 173k), "
             f"first verified allocation {r['first_verified_s'] or float('nan'):.2f} s after compiling "
             f"(target ≤ {TARGET_FIRST_S} s), gap at {last} s {r.get(f'gap_{last}') or float('nan'):.2%} "
             f"(targets: ≤ {TARGET_GAP_17K:.1%} at 17.3k, ≤ {TARGET_GAP_173K:.0%} at 173k), the {last} s call "

@@ -42,20 +42,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocate import commitments
-from allocate.candidates import Candidate, candidates
+from allocate.candidates import Candidates, candidate_arrays
+from allocate.columns import columns_of
 from allocate.model import Problem, Weights
 from allocate.rules import RowUnit, budget_label, variants_label
 from allocate.tally import Dimension, cell_key
-
-
-def _profiles(cands: tuple[Candidate, ...], cost: np.ndarray, years: int) -> np.ndarray:
-    """n × years pence: an exact even split (remainder to early years) unless stated otherwise."""
-    base, rest = np.divmod(cost, years)
-    profile = base[:, None] + (np.arange(years)[None, :] < rest[:, None])
-    for j, c in enumerate(cands):
-        if c.given_profile is not None or c.shape is not None:
-            profile[j] = c.profile
-    return profile.astype(np.int64)
 
 
 def _incidence(index: np.ndarray, k: int, n: int) -> sp.csr_matrix:
@@ -102,38 +93,33 @@ class _Rows:
 class CompileContext:
     """What rules see while emitting rows: candidate arrays and incidence matrices."""
 
-    def __init__(self, problem: Problem, cands: tuple[Candidate, ...]) -> None:
+    def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self.candidates = cands
-        self.n = len(cands)
-        fields = list(
-            zip(
-                *(
-                    (c.cost, c.outcome_score, c.social_scores, c.beneficiaries or 0, c.organisation)
-                    for c in cands
-                ),
-                strict=True,
-            )
-        ) or [(), (), (), (), ()]
-        self.cost = np.array(fields[0], dtype=np.float64)
-        self.outcome = np.array(fields[1], dtype=np.float64)
-        self.social = np.array(fields[2], dtype=np.float64).reshape(self.n, -1)
-        self.beneficiaries = np.array(fields[3], dtype=np.float64)
-        self.profile = _profiles(cands, self.cost.astype(np.int64), problem.budget.years)
-        self._app_pos = {a.id: i for i, a in enumerate(problem.applications)}
-        n_options = np.array([1 + len(a.variants) for a in problem.applications], dtype=np.int64)
-        self.app_of = np.repeat(np.arange(len(problem.applications)), n_options)
-        self._first = np.concatenate([[0], np.cumsum(n_options)])
-        self.organisations = sorted({a.organisation for a in problem.applications})
+        columns = columns_of(problem)
+        arrays = candidate_arrays(columns, problem.budget.years)
+        self.arrays = arrays
+        self.candidates = Candidates(problem, arrays)
+        self.n = len(arrays.app_of)
+        self.cost = arrays.cost.astype(np.float64)
+        self.outcome = arrays.outcome
+        self.social = arrays.social
+        self.beneficiaries = arrays.beneficiaries.astype(np.float64)
+        self.profile = arrays.profile
+        self.app_of = arrays.app_of
+        self._first = arrays.first
+        self._columns = columns
+        self.organisations = sorted(set(columns.organisation))
         org_pos = {o: i for i, o in enumerate(self.organisations)}
-        org_of = np.array([org_pos[o] for o in fields[4]], dtype=np.int64)
-        self.org_matrix = _incidence(org_of, len(self.organisations), self.n)
+        org_of = np.fromiter(map(org_pos.__getitem__, columns.organisation), dtype=np.int64, count=len(columns))
+        self.org_matrix = _incidence(org_of[self.app_of], len(self.organisations), self.n)
         self._district_ids = [d.id for d in problem.districts]
         self._group_ids = [g.id for g in problem.client_groups]
         self._district_attr, self._district_serve = self._districts()
         self._group_attr, self._group_serve = self._groups()
         self._cell: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
         self._tag: sp.csr_matrix | None = None
+        self._money_rows: dict[Dimension, sp.csr_matrix] = {}
+        self._serve_rows: dict[Dimension, sp.csr_matrix] = {}
         self.rows = _Rows()
         self.n_rows = 0
         self.rule_index = 0
@@ -143,34 +129,34 @@ class CompileContext:
     # -- incidence -------------------------------------------------------------------
     def _districts(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         problem = self.problem
-        pos = {d: i for i, d in enumerate(self._district_ids)}
         basis = np.array(
             [d.population if problem.attribution == "population" else d.need for d in problem.districts],
             dtype=np.float64,
         )
-        n_d = len(pos)
-        named = [pos[d] for c in self.candidates for d in c.districts]
-        everywhere = np.fromiter((not c.districts for c in self.candidates), dtype=bool, count=self.n)
-        counts = np.fromiter((len(c.districts) for c in self.candidates), dtype=np.int64, count=self.n)
+        n_d = len(self._district_ids)
+        served = self.arrays.districts
+        counts = served.lengths.copy()
+        everywhere = counts == 0
         counts[everywhere] = n_d
         rows = np.repeat(np.arange(self.n), counts)
         wide = np.repeat(everywhere, counts)
         cols = np.empty(len(rows), dtype=np.int64)
-        cols[~wide] = named
+        cols[~wide] = served.idx
         cols[wide] = np.tile(np.arange(n_d), int(everywhere.sum()))
         w = basis[cols]
         sums = np.add.reduceat(w, np.concatenate([[0], np.cumsum(counts)[:-1]])) if self.n else w
-        attr = sp.csr_matrix((w / np.repeat(sums, counts), (rows, cols)), shape=(self.n, len(pos)))
-        serve = sp.csr_matrix((np.ones_like(w), (rows, cols)), shape=(self.n, len(pos)))
+        attr = sp.csr_matrix((w / np.repeat(sums, counts), (rows, cols)), shape=(self.n, n_d))
+        serve = sp.csr_matrix((np.ones_like(w), (rows, cols)), shape=(self.n, n_d))
         return attr, serve
 
     def _groups(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        pos = {g: i for i, g in enumerate(self._group_ids)}
-        counts = np.fromiter((len(c.client_groups) for c in self.candidates), dtype=np.int64, count=self.n)
-        cols = np.fromiter((pos[g] for c in self.candidates for g in c.client_groups), dtype=np.int64)
+        groups = self.arrays.client_groups
+        counts = groups.lengths
+        cols = groups.idx
         rows = np.repeat(np.arange(self.n), counts)
-        attr = sp.csr_matrix((1.0 / counts[rows], (rows, cols)), shape=(self.n, len(pos)))
-        serve = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(self.n, len(pos)))
+        shape = (self.n, len(self._group_ids))
+        attr = sp.csr_matrix((1.0 / counts[rows], (rows, cols)), shape=shape)
+        serve = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=shape)
         return attr, serve
 
     def _cells(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -199,7 +185,11 @@ class CompileContext:
         if self._tag is None:
             problem = self.problem
             pos = {t: i for i, t in enumerate(problem.tags)}
-            per_app = [[pos[t] for t in problem.tags_of(a)] for a in problem.applications]
+            by_org = problem._organisation_tags
+            per_app = [
+                [pos[t] for t in sorted({*own, *by_org.get(o, ())})]
+                for own, o in zip(self._columns.tags, self._columns.organisation, strict=True)
+            ]
             counts = np.array([len(per_app[i]) for i in self.app_of], dtype=np.int64)
             cols = np.fromiter(
                 (k for i in self.app_of for k in per_app[i]), dtype=np.int64, count=int(counts.sum())
@@ -233,13 +223,28 @@ class CompileContext:
             return self._tags()
         return self._group_serve if over == "client_group" else self._cells()[1]
 
+    def money_rows(self, over: Dimension) -> sp.csr_matrix:
+        """K × n: the pence of each candidate attributed to each key (made once per dimension:
+        several rules bound the same keys' money)."""
+        if over not in self._money_rows:
+            self._money_rows[over] = self.attr(over).multiply(self.cost[:, None]).T.tocsr()
+        return self._money_rows[over]
+
+    def serve_rows(self, over: Dimension) -> sp.csr_matrix:
+        """K × n 0/1: whether each candidate serves each key (made once per dimension)."""
+        if over not in self._serve_rows:
+            self._serve_rows[over] = self.serve(over).T.tocsr()
+        return self._serve_rows[over]
+
     def options_of(self, application_id: str) -> np.ndarray:
-        i = self._app_pos[application_id]
+        i = self._columns.position[application_id]
         return np.arange(self._first[i], self._first[i + 1])
 
     def candidate(self, application_id: str, variant_id: str | None) -> int:
-        for j in self.options_of(application_id):
-            if self.candidates[j].variant_id == variant_id:
+        ids = self._columns.variants.ids
+        for j in self.options_of(application_id).tolist():
+            v = int(self.arrays.variant_of[j])
+            if (None if v < 0 else ids[v]) == variant_id:
                 return int(j)
         raise KeyError((application_id, variant_id))
 
@@ -321,7 +326,8 @@ class CompiledProblem:
     """The canonical MILP of a Problem; solved by every backend, reused across what-ifs."""
 
     problem: Problem
-    candidates: tuple[Candidate, ...]
+    candidates: Candidates
+    """Made on demand (`Candidates`): a national round's compile needs no Candidate object."""
     A: sp.csr_matrix
     row_lo: np.ndarray
     row_hi: np.ndarray
@@ -426,8 +432,7 @@ class CompiledProblem:
 
 def compile_problem(problem: Problem) -> CompiledProblem:
     """Build the canonical MILP of a problem (budget, variants and every rule)."""
-    cands = candidates(problem)
-    ctx = CompileContext(problem, cands)
+    ctx = CompileContext(problem)
     budget = problem.budget
     ctx.rule_index = BUDGET_RULE
     cost = sp.csr_matrix(ctx.cost[None, :])
@@ -450,7 +455,7 @@ def compile_problem(problem: Problem) -> CompiledProblem:
         m = sp.csr_matrix(
             (np.ones(int(keep.sum())), (rows[keep], np.flatnonzero(keep))), shape=(len(multi), ctx.n)
         )
-        labels = [variants_label(problem.applications[i].id) for i in multi]
+        labels = [variants_label(ctx._columns.ids[i]) for i in multi.tolist()]
         ctx.add_rows(labels, -math.inf, 1.0, unit="awards", x=m)
     for i, rule in enumerate(problem.rules):
         ctx.rule_index = i
@@ -482,7 +487,7 @@ def _assemble(problem: Problem, ctx: CompileContext) -> CompiledProblem:
     if ctx.total_col is not None:
         var_ub[ctx.total_col] = float(ctx.cost.sum())
         integer[ctx.total_col] = False
-    labels = tuple(c.id for c in ctx.candidates) + tuple(ctx.aux_labels)
+    labels = (*ctx.arrays.labels, *ctx.aux_labels)
     scale = problem.scale
     lo = np.concatenate(ctx.rows.lo) if ctx.rows.lo else np.zeros(0)
     hi = np.concatenate(ctx.rows.hi) if ctx.rows.hi else np.zeros(0)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
+from allocate.columns import application_tags, built
 from allocate.commitments import Commitment
 from allocate.errors import InvalidProblemError, Loc
 from allocate.rules import Rule
@@ -245,36 +248,8 @@ class Problem(Frozen):
 
     @model_validator(mode="after")
     def _references(self) -> Self:
-        _unique("districts", [d.id for d in self.districts])
-        _unique("client_groups", [g.id for g in self.client_groups])
-        _unique("applications", [a.id for a in self.applications])
-        _unique("organisations", [o.id for o in self.organisations])
-        districts = {d.id for d in self.districts}
-        groups = {g.id for g in self.client_groups}
-        n_social = len(self.social_objectives)
-        w = self.weights.social_objective_weights
-        if w is not None and len(w) != n_social:
-            raise InvalidProblemError(
-                ("Problem", "weights", "social_objective_weights"),
-                f"has {len(w)} weights but there are {n_social} social objectives",
-            )
-        years = self.budget.years
-        for i, app in enumerate(self.applications):
-            loc = ("Problem", "applications", i)
-            with _naming(f"application {app.id!r}"):
-                _check_app(app, loc, districts, groups, n_social, years, self.scale)
-            for k, var in enumerate(app.variants):
-                with _naming(f"application {app.id!r}, variant {var.id!r}"):
-                    _check_variant(var, (*loc, "variants", k), districts, n_social, years, self.scale)
-            if self.weights.value_form == "score_beneficiaries" and app.beneficiaries is None:
-                raise InvalidProblemError(
-                    (*loc, "beneficiaries"),
-                    f"is required when weights.value_form is 'score_beneficiaries' (application {app.id!r})",
-                )
-        _check_commitments(self.commitments, self.budget, districts, groups)
-        for i, rule in enumerate(self.rules):
-            with _naming(f"rule {rule.label}"):
-                rule.validate_against(self, ("Problem", "rules", i))
+        applications = self.applications
+        check_round(self, [a.id for a in applications], lambda facts: check_each(facts, applications))
         return self
 
     def application(self, application_id: str) -> Application:
@@ -298,7 +273,7 @@ class Problem(Frozen):
     @property
     def tags(self) -> tuple[str, ...]:
         """Every tag of an application or an organisation of the round, sorted."""
-        found = {t for a in self.applications for t in a.tags} | {
+        found = {t for tags in application_tags(self) for t in tags} | {
             t for o in self.organisations for t in o.tags
         }
         found |= {t for c in self.commitments for t in c.tags}
@@ -309,6 +284,122 @@ class Problem(Frozen):
         data = {name: getattr(self, name) for name in type(self).model_fields}
         data.update(changes)
         return Problem(**data)
+
+    @classmethod
+    def from_columns(cls, applications: Any, *, variants: Any = None, **fields: Any) -> Problem:
+        """A Problem whose applications (and variants) come as columns, checked on whole arrays.
+
+        `applications` is a mapping of column name to array or list, a pandas DataFrame or a
+        pyarrow Table, with one column per Application field (``id``, ``organisation``,
+        ``client_groups``, ``cost``, ``outcome_score`` required; ``social_scores`` and
+        ``cost_profile`` may be 2-D arrays). `variants` likewise, with ``application_id`` naming
+        each variant's application. Every other keyword is a Problem field as `Problem` takes
+        it (districts and client groups may be tables too). The same checks as `Problem(...)`
+        are made, with the same errors, naming the first bad row and field; the Application
+        objects are made when `applications` is first read.
+        """
+        from allocate.columnar import problem_from_columns
+
+        return problem_from_columns(applications, variants, fields)
+
+    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """pydantic's dump, with the applications made first if built from columns."""
+        built(self)
+        return super().model_dump(*args, **kwargs)
+
+    def model_dump_json(self, *args: Any, **kwargs: Any) -> str:
+        """pydantic's JSON dump, with the applications made first if built from columns."""
+        built(self)
+        return super().model_dump_json(*args, **kwargs)
+
+    def __iter__(self) -> Any:
+        """(field, value) pairs, as pydantic gives them, the applications as a tuple."""
+        built(self)
+        return super().__iter__()
+
+
+class _Applications:
+    """`Problem.applications`, read through `built`: a Problem made from columns makes its
+    Application objects on first read (pydantic keeps the field; this only reads it)."""
+
+    def __get__(self, obj: Problem | None, owner: type | None = None) -> Any:
+        return self if obj is None else built(obj)
+
+    def __set__(self, obj: Problem, value: object) -> None:
+        raise AttributeError("a Problem is immutable: use Problem.replace")
+
+
+setattr(Problem, "applications", _Applications())  # noqa: B010 (mypy must keep the field's type)
+
+
+@dataclass(frozen=True)
+class RoundFacts:
+    """What each application is checked against: the round's places, groups, objectives, years."""
+
+    districts: frozenset[str]
+    groups: frozenset[str]
+    n_social: int
+    years: int
+    scale: ScoreScale
+    needs_beneficiaries: bool
+
+    @classmethod
+    def of(cls, problem: Problem) -> RoundFacts:
+        return cls(
+            districts=frozenset(d.id for d in problem.districts),
+            groups=frozenset(g.id for g in problem.client_groups),
+            n_social=len(problem.social_objectives),
+            years=problem.budget.years,
+            scale=problem.scale,
+            needs_beneficiaries=problem.weights.value_form == "score_beneficiaries",
+        )
+
+
+def check_round(
+    problem: Problem, application_ids: list[str], check_applications: Callable[[RoundFacts], None]
+) -> None:
+    """The checks of a round across its fields, in order: unique ids, the social weights, each
+    application against the round (`check_applications`: object by object, or on columns),
+    commitments, then every rule against the problem."""
+    _unique("districts", [d.id for d in problem.districts])
+    _unique("client_groups", [g.id for g in problem.client_groups])
+    if len(set(application_ids)) != len(application_ids):
+        _unique("applications", application_ids)
+    _unique("organisations", [o.id for o in problem.organisations])
+    facts = RoundFacts.of(problem)
+    w = problem.weights.social_objective_weights
+    if w is not None and len(w) != facts.n_social:
+        raise InvalidProblemError(
+            ("Problem", "weights", "social_objective_weights"),
+            f"has {len(w)} weights but there are {facts.n_social} social objectives",
+        )
+    check_applications(facts)
+    _check_commitments(problem.commitments, problem.budget, facts.districts, facts.groups)
+    for i, rule in enumerate(problem.rules):
+        with _naming(f"rule {rule.label}"):
+            rule.validate_against(problem, ("Problem", "rules", i))
+
+
+def check_each(facts: RoundFacts, applications: tuple[Application, ...]) -> None:
+    for i, app in enumerate(applications):
+        check_application(facts, i, app)
+
+
+def check_application(facts: RoundFacts, i: int, app: Application) -> None:
+    """Application `i` against the round: known districts and groups, scores on the scale, one
+    yearly amount per budget year, beneficiaries when value counts them (its variants too)."""
+    loc: Loc = ("Problem", "applications", i)
+    districts, groups = facts.districts, facts.groups
+    with _naming(f"application {app.id!r}"):
+        _check_app(app, loc, districts, groups, facts.n_social, facts.years, facts.scale)
+    for k, var in enumerate(app.variants):
+        with _naming(f"application {app.id!r}, variant {var.id!r}"):
+            _check_variant(var, (*loc, "variants", k), districts, facts.n_social, facts.years, facts.scale)
+    if facts.needs_beneficiaries and app.beneficiaries is None:
+        raise InvalidProblemError(
+            (*loc, "beneficiaries"),
+            f"is required when weights.value_form is 'score_beneficiaries' (application {app.id!r})",
+        )
 
 
 @contextmanager
@@ -349,7 +440,7 @@ def _check_scores(
             )
 
 
-def _check_districts(ids: tuple[str, ...], loc: Loc, known: set[str]) -> None:
+def _check_districts(ids: tuple[str, ...], loc: Loc, known: AbstractSet[str]) -> None:
     unknown = [i for i, d in enumerate(ids) if d not in known]
     if unknown:
         raise InvalidProblemError((*loc, "districts", unknown[0]), f"unknown district {ids[unknown[0]]!r}")
@@ -365,8 +456,8 @@ def _check_years(profile: tuple[int, ...] | None, loc: Loc, years: int) -> None:
 def _check_app(
     app: Application,
     loc: Loc,
-    districts: set[str],
-    groups: set[str],
+    districts: AbstractSet[str],
+    groups: AbstractSet[str],
     n_social: int,
     years: int,
     scale: ScoreScale,
@@ -388,7 +479,7 @@ def _check_app(
 
 
 def _check_commitments(
-    commitments: tuple[Commitment, ...], budget: Budget, districts: set[str], groups: set[str]
+    commitments: tuple[Commitment, ...], budget: Budget, districts: AbstractSet[str], groups: AbstractSet[str]
 ) -> None:
     """Ids unique, places known, one amount per budget year, and no year committed past its budget."""
     _unique("commitments", [c.id for c in commitments])
@@ -416,7 +507,7 @@ def _check_commitments(
 
 
 def _check_variant(
-    var: Variant, loc: Loc, districts: set[str], n_social: int, years: int, scale: ScoreScale
+    var: Variant, loc: Loc, districts: AbstractSet[str], n_social: int, years: int, scale: ScoreScale
 ) -> None:
     _check_districts(var.districts or (), loc, districts)
     _check_scores(var.outcome_score, var.social_scores, loc, n_social, scale)

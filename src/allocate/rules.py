@@ -25,9 +25,10 @@ import scipy.sparse as sp
 from pydantic import Field, StrictBool, model_validator
 
 from allocate import commitments
+from allocate.columns import application_ids, columns_of, organisations, served_cells
 from allocate.errors import InvalidProblemError, Loc
 from allocate.schema import MAX_COUNT, Count, Frozen, Name, Pence, PenceOrZero, field_error
-from allocate.tally import Dimension, Tally, cell_key
+from allocate.tally import Dimension, Tally
 
 if TYPE_CHECKING:
     from allocate.compile import CompileContext
@@ -129,13 +130,19 @@ class RuleBase(Frozen):
         return RuleCheck(label, sense, achieved, limit, checked, tolerance, can_bind)
 
 
-def _column(m: sp.csr_matrix, keys: list[str], key: str | None) -> tuple[sp.csr_matrix, list[str]]:
-    """Transpose an n×K incidence to K×n rows, restricted to one key if given."""
-    rows = m.T.tocsr()
+def _row(rows: sp.csr_matrix, keys: list[str], key: str | None) -> tuple[sp.csr_matrix, list[str]]:
+    """K×n rows (one per key), restricted to one key if given."""
     if key is None:
         return rows, keys
     i = keys.index(key)
     return rows[i : i + 1], [key]
+
+
+def _each(values: dict[str, int] | dict[str, float], keys: list[str]) -> np.ndarray:
+    """``values.get(k, 0)`` for each key, as floats (zeros at once when there are no values)."""
+    if not values:
+        return np.zeros(len(keys))
+    return np.array([values.get(k, 0) for k in keys], dtype=np.float64)
 
 
 class Pot(RuleBase):
@@ -253,8 +260,8 @@ class Coverage(RuleBase):
 
     def emit(self, ctx: CompileContext) -> None:
         keys = ctx.keys(self.over)
-        money, used = _column(ctx.attr(self.over).multiply(ctx.cost[:, None]).tocsr(), keys, self.key)
-        served, _ = _column(ctx.serve(self.over), keys, self.key)
+        money, used = _row(ctx.money_rows(self.over), keys, self.key)
+        served, _ = _row(ctx.serve_rows(self.over), keys, self.key)
         # Commitments counting toward coverage are constants: they shift each row's bound.
         c_money = commitments.attributed(ctx.problem, self.over, "coverage")
         c_count = commitments.serving(ctx.problem, self.over, "coverage")
@@ -372,7 +379,7 @@ class EqualityGap(RuleBase):
         targets = self.targets(ctx.problem)
         all_keys = ctx.keys(self.over)
         keys = [k for k in all_keys if k in targets]
-        money = ctx.attr(self.over).multiply(ctx.cost[:, None]).T.tocsr()
+        money = ctx.money_rows(self.over)
         if len(keys) < len(all_keys):
             money = money[[all_keys.index(k) for k in keys]]
         lows, highs = zip(*(self.band(targets[k]) for k in keys), strict=True)
@@ -428,16 +435,16 @@ class NoNewGaps(RuleBase):
     def served_today(self, problem: Problem) -> list[str]:
         if self.cells is not None:
             return list(self.cells)
-        all_districts = tuple(d.id for d in problem.districts)
-        cells = {
-            cell_key(d, g)
-            for a in problem.applications
-            if a.continues_service
-            for d in (a.districts or all_districts)
-            for g in a.client_groups
-        }
-        cells |= set(commitments.serving(problem, "cell", None))  # commitments serve cells today
-        return [k for k in Tally(problem, ()).keys("cell") if k in cells]
+        keys = Tally(problem, ()).keys("cell")
+        served = np.zeros(len(keys), dtype=bool)
+        application = columns_of(problem)
+        continuing = np.flatnonzero(application.continues_service)
+        served[served_cells(application, continuing, len(problem.districts), len(problem.client_groups))] = True
+        kept = commitments.serving(problem, "cell", None)  # commitments serve cells today
+        if kept:
+            position = {k: i for i, k in enumerate(keys)}
+            served[[position[k] for k in kept]] = True
+        return [keys[i] for i in np.flatnonzero(served).tolist()]
 
     def validate_against(self, problem: Problem, loc: Loc) -> None:
         known = set(Tally(problem, ()).keys("cell"))
@@ -451,7 +458,7 @@ class NoNewGaps(RuleBase):
         if not cells:
             return
         position = {k: i for i, k in enumerate(keys)}
-        served = ctx.serve("cell").T.tocsr()[[position[k] for k in cells]]
+        served = ctx.serve_rows("cell")[[position[k] for k in cells]]
         # A commitment serving a cell keeps it served: its row's bound drops by one per commitment.
         kept = commitments.serving(ctx.problem, "cell", None)
         lo = np.array([1.0 - kept.get(k, 0) for k in cells])
@@ -501,9 +508,7 @@ class OrganisationCap(RuleBase):
         return f"OrganisationCap.{cap}[{organisation}]"
 
     def validate_against(self, problem: Problem, loc: Loc) -> None:
-        if self.organisation is not None and self.organisation not in {
-            a.organisation for a in problem.applications
-        }:
+        if self.organisation is not None and self.organisation not in organisations(problem):
             raise InvalidProblemError(
                 (*loc, "organisation"), f"no application comes from {self.organisation!r}"
             )
@@ -522,24 +527,26 @@ class OrganisationCap(RuleBase):
     def emit(self, ctx: CompileContext) -> None:
         orgs = ctx.organisations
         used = self._selected(ctx.problem, orgs)
-        position = {o: i for i, o in enumerate(orgs)}
-        incidence = ctx.org_matrix.T.tocsr()[[position[o] for o in used]]
+        incidence = ctx.org_matrix.T.tocsr()
+        if len(used) < len(orgs):
+            position = {o: i for i, o in enumerate(orgs)}
+            incidence = incidence[[position[o] for o in used]]
         money = incidence.multiply(ctx.cost[None, :]).tocsr()
         # Commitments counting toward caps are constants: whole pence and whole awards.
         c_money, c_count = commitments.by_organisation(ctx.problem, "organisation_cap")
         c_total = commitments.total(ctx.problem, "organisation_cap")
+        committed = _each(c_money, used)  # whole pence: every difference below is exact
         if self.max_amount is not None:
             labels = [self._row_label("max_amount", o) for o in used]
-            hi = np.array([float(self.max_amount - c_money.get(o, 0)) for o in used])
-            ctx.add_rows(labels, -math.inf, hi, unit="pence", x=money)
+            ctx.add_rows(labels, -math.inf, float(self.max_amount) - committed, unit="pence", x=money)
         if self.max_share is not None:
             labels = [self._row_label("max_share", o) for o in used]
             share = np.full(len(used), -self.max_share)
-            hi = np.array([self.max_share * c_total - c_money.get(o, 0) for o in used])
+            hi = self.max_share * c_total - committed
             ctx.add_rows(labels, -math.inf, hi, unit="share", x=money, total=share)
         if self.max_awards is not None:
             labels = [self._row_label("max_awards", o) for o in used]
-            hi = np.array([float(self.max_awards - c_count.get(o, 0)) for o in used])
+            hi = float(self.max_awards) - _each(c_count, used)
             ctx.add_rows(labels, -math.inf, hi, unit="awards", x=incidence)
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
@@ -648,9 +655,8 @@ class PassMark(RuleBase):
             mean = ctx.social.mean(axis=1)
             failing |= mean < self.min_social
             close = np.flatnonzero(np.abs(mean - self.min_social) <= 1e-9 * max(1.0, self.min_social))
-            for j in close:
-                c = ctx.candidates[j]
-                failing[j] = self.fails(c.outcome_score, c.social_scores)
+            for j in close.tolist():
+                failing[j] = self.fails(float(ctx.outcome[j]), tuple(ctx.social[j].tolist()))
         row = sp.csr_matrix(failing.astype(float)[None, :])
         ctx.add_rows([self.label], -math.inf, 0.0, unit=self.unit, x=row)
 
@@ -660,7 +666,7 @@ class PassMark(RuleBase):
 
 
 def _require_app(problem: Problem, app_id: str, loc: Loc) -> None:
-    if app_id not in {a.id for a in problem.applications}:
+    if app_id not in application_ids(problem):
         raise InvalidProblemError(loc, f"unknown application {app_id!r}")
 
 

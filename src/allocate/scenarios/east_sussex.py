@@ -12,10 +12,11 @@ The generator is vectorised numpy driven by one ``numpy.random.default_rng(seed)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -480,12 +481,14 @@ def _round_pounds(pence: np.ndarray) -> list[int]:
     return np.maximum(POUND, np.round(pence / POUND) * POUND).astype(np.int64).tolist()  # type: ignore[no-any-return]
 
 
-def build_applications(draw: RoundDraw, geo: Geography, county_wide_empty: bool) -> tuple[Application, ...]:
-    """Turn the arrays of a draw into validated Applications.
+def application_columns(
+    draw: RoundDraw, geo: Geography, county_wide_empty: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The applications and the variants of a draw as columns (see `Problem.from_columns`).
 
     County-wide bids list no districts when `county_wide_empty` (the model's "everywhere"),
     otherwise the districts of their region, which keeps national models sparse. Every
-    number is computed on arrays first; the loop only assembles the objects.
+    number is computed on arrays; loops only assemble text and lists of names.
     """
     n = len(draw.app_org)
     per = geo.per_region
@@ -506,12 +509,34 @@ def build_applications(draw: RoundDraw, geo: Geography, county_wide_empty: bool)
         served.append(() if s == 2 and county_wide_empty else names)
         place = f"{wide} {geo.region_ids[r]}" if s == 2 else " and ".join(names)
         titles.append(f"{GROUP_TITLES[g]} service, {place}")
+    flag_sets = [tuple(f for k, f in enumerate(FLAGS) if m >> k & 1) for m in range(1 << len(FLAGS))]
+    flag_mask = (draw.flags.astype(np.int64) << np.arange(len(FLAGS))).sum(axis=1).tolist()
+    pairs = [(g,) for g in GROUPS]
+    applications = {
+        "id": app_ids,
+        "organisation": [org_ids[o] for o in draw.app_org.tolist()],
+        "title": titles,
+        "client_groups": [
+            pairs[g] if g2 < 0 else (GROUPS[g], GROUPS[g2])
+            for g, g2 in zip(draw.group.tolist(), draw.secondary.tolist(), strict=True)
+        ],
+        "districts": served,
+        "cost": cost,
+        "cost_profile": draw.profile,
+        "outcome_score": draw.outcome,
+        "social_scores": draw.social,
+        "panel": [GROUPS[p] for p in draw.panel.tolist()],
+        "beneficiaries": draw.beneficiaries,
+        "equality_groups": [flag_sets[m] for m in flag_mask],
+        "continues_service": draw.continues,
+    }
 
-    # negotiated variants, priced on arrays
+    # negotiated variants, priced on arrays: a scope cut (lower cost and score), a geography cut
+    # (one district fewer); an application's scope cut comes before its geography cut
     ben = draw.beneficiaries.astype(np.float64)
-    scope_cost = _round_pounds(cost * draw.scope_cost)
-    scope_score = np.round(draw.outcome * draw.scope_score, 1).tolist()
-    scope_ben = np.maximum(1, np.round(ben * np.array(scope_cost) / cost)).astype(np.int64).tolist()
+    scope_cost = np.array(_round_pounds(cost * draw.scope_cost), dtype=np.int64)
+    scope_score = np.round(draw.outcome * draw.scope_score, 1)
+    scope_ben = np.maximum(1, np.round(ben * scope_cost / cost)).astype(np.int64)
     pop = geo.population
     region_pop = pop.reshape(-1, per).sum(axis=1)
     served_pop = np.where(
@@ -520,68 +545,62 @@ def build_applications(draw: RoundDraw, geo: Geography, county_wide_empty: bool)
         pop[np.maximum(draw.d1, 0)] + np.where(draw.d2 >= 0, pop[np.maximum(draw.d2, 0)], 0.0),
     )
     drop = draw.geo_drop
-    geo_cost = _round_pounds(cost * (1.0 - np.where(drop >= 0, pop[np.maximum(drop, 0)], 0.0) / served_pop))
-    geo_ben = np.maximum(1, np.round(ben * np.array(geo_cost) / cost)).astype(np.int64).tolist()
-    variants: list[tuple[Variant, ...]] = [()] * n
-    for i in np.flatnonzero(draw.scope_cut | draw.geo_cut).tolist():
-        options = []
-        if draw.scope_cut[i]:
-            options.append(
-                Variant(
-                    id="scope-cut",
-                    cost=scope_cost[i],
-                    outcome_score=scope_score[i],
-                    beneficiaries=scope_ben[i],
-                )
-            )
-        if draw.geo_cut[i]:
-            gone = ids[int(drop[i])]
-            whole = regions[int(region[i])] if scope[i] == 2 else (ids[d1[i]], ids[d2[i]])
-            options.append(
-                Variant(
-                    id="geography-cut",
-                    cost=geo_cost[i],
-                    districts=tuple(d for d in whole if d != gone),
-                    beneficiaries=geo_ben[i],
-                )
-            )
-        variants[i] = tuple(options)
-
-    flag_sets = [tuple(f for k, f in enumerate(FLAGS) if m >> k & 1) for m in range(1 << len(FLAGS))]
-    flag_mask = (draw.flags.astype(np.int64) << np.arange(len(FLAGS))).sum(axis=1).tolist()
-    pairs = [(g,) for g in GROUPS]
-    rows = zip(
-        draw.app_org.tolist(),
-        draw.group.tolist(),
-        draw.secondary.tolist(),
-        draw.profile.tolist(),
-        cost.tolist(),
-        draw.outcome.tolist(),
-        draw.social.tolist(),
-        draw.panel.tolist(),
-        draw.beneficiaries.tolist(),
-        flag_mask,
-        draw.continues.tolist(),
-        strict=True,
+    geo_cost = np.array(
+        _round_pounds(cost * (1.0 - np.where(drop >= 0, pop[np.maximum(drop, 0)], 0.0) / served_pop)), dtype=np.int64
     )
+    geo_ben = np.maximum(1, np.round(ben * geo_cost / cost)).astype(np.int64)
+    cut_scope = np.flatnonzero(draw.scope_cut)
+    cut_geo = np.flatnonzero(draw.geo_cut)
+    parent = np.concatenate([cut_scope, cut_geo])
+    is_geo = np.concatenate([np.zeros(len(cut_scope), dtype=bool), np.ones(len(cut_geo), dtype=bool)])
+    order = np.lexsort((is_geo, parent))
+    parent, is_geo = parent[order], is_geo[order]
+    kept: list[tuple[str, ...] | None] = []
+    for i, geo_cut in zip(parent.tolist(), is_geo.tolist(), strict=True):
+        if not geo_cut:
+            kept.append(None)
+            continue
+        gone = ids[int(drop[i])]
+        whole = regions[int(region[i])] if scope[i] == 2 else (ids[d1[i]], ids[d2[i]])
+        kept.append(tuple(d for d in whole if d != gone))
+    variants = {
+        "application_id": [app_ids[i] for i in parent.tolist()],
+        "id": ["geography-cut" if g else "scope-cut" for g in is_geo.tolist()],
+        "cost": np.where(is_geo, geo_cost[parent], scope_cost[parent]),
+        "outcome_score": np.where(is_geo, np.nan, scope_score[parent]),
+        "districts": kept,
+        "beneficiaries": np.where(is_geo, geo_ben[parent], scope_ben[parent]),
+    }
+    return applications, variants
+
+
+def build_applications(draw: RoundDraw, geo: Geography, county_wide_empty: bool) -> tuple[Application, ...]:
+    """The applications of a draw as validated Application objects, one by one (the columns
+    of `application_columns`, made into objects: the object-by-object way into a Problem)."""
+    columns, table = application_columns(draw, geo, county_wide_empty)
+    variants: dict[str, list[Variant]] = {}
+    for app_id, var_id, var_cost, score, districts, ben in zip(
+        table["application_id"],
+        table["id"],
+        table["cost"].tolist(),
+        table["outcome_score"].tolist(),
+        table["districts"],
+        table["beneficiaries"].tolist(),
+        strict=True,
+    ):
+        given = {"outcome_score": score} if not math.isnan(score) else {"districts": districts}
+        variants.setdefault(app_id, []).append(Variant(id=var_id, cost=var_cost, beneficiaries=ben, **given))
+    lists = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in columns.items()}
+    fields = list(lists)
     return tuple(
         Application(
-            id=app_ids[i],
-            organisation=org_ids[org],
-            title=titles[i],
-            client_groups=pairs[g] if g2 < 0 else (GROUPS[g], GROUPS[g2]),
-            districts=served[i],
-            cost=c,
-            cost_profile=tuple(prof),
-            outcome_score=score,
-            social_scores=tuple(soc),
-            panel=GROUPS[p],
-            beneficiaries=b,
-            equality_groups=flag_sets[mask],
-            continues_service=cont,
-            variants=variants[i],
+            **{
+                k: tuple(v) if k in ("cost_profile", "social_scores") else v
+                for k, v in zip(fields, row, strict=True)
+            },
+            variants=tuple(variants.get(row[0], ())),
         )
-        for i, (org, g, g2, prof, c, score, soc, p, b, mask, cont) in enumerate(rows)
+        for row in zip(*lists.values(), strict=True)
     )
 
 

@@ -11,6 +11,8 @@ since an absolute ±5 pp band is meaningless when each district holds 0.02 % of 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from allocate.model import Budget, Problem, Weights
@@ -36,7 +38,7 @@ from allocate.scenarios.east_sussex import (
     YEARS,
     Geography,
     RoundDraw,
-    build_applications,
+    application_columns,
     client_groups,
     draw_round,
     group_share_rules,
@@ -117,8 +119,16 @@ def scaled(factor: int, seed: int = 2011) -> Problem:
     Deterministic by seed. Rules: the ring-fenced small-grants pot (£300k × factor), the
     client-group share bands, at least one award reaching every district, each district's
     money share within 1/3-3 × its need share, no new gaps, at most £1.35m and 4 awards per
-    organisation, at least 40 × factor organisations funded, pass mark 60.
+    organisation, at least 40 × factor organisations funded, pass mark 60. Built from columns
+    (`scaled_columns`, `Problem.from_columns`).
     """
+    applications, variants, fields = scaled_columns(factor, seed)
+    return Problem.from_columns(applications, variants=variants, **fields)
+
+
+def scaled_columns(factor: int, seed: int = 2011) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """`scaled`'s round before validation: its applications and variants as columns, and every
+    other Problem field (``Problem.from_columns(applications, variants=variants, **fields)``)."""
     if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
         raise ValueError(f"factor must be a positive integer, not {factor!r}")
     rng = np.random.default_rng(seed)
@@ -142,13 +152,14 @@ def scaled(factor: int, seed: int = 2011) -> Problem:
         NoNewGaps(cells=coverable_cells(draw, geo, PASS_MARK)),
         PassMark(min_outcome=PASS_MARK),
     ]
-    return Problem(
-        name=f"scaled(factor={factor}, seed={seed})",
-        applications=build_applications(draw, geo, county_wide_empty=False),
-        districts=geo.districts(),
-        client_groups=client_groups(),
-        budget=Budget(total=total, per_year=(total // YEARS,) * YEARS),
-        rules=tuple(rules),
-        weights=Weights(social_value_share=0.2),
-        attribution="population",
-    )
+    applications, variants = application_columns(draw, geo, county_wide_empty=False)
+    fields = {
+        "name": f"scaled(factor={factor}, seed={seed})",
+        "districts": geo.districts(),
+        "client_groups": client_groups(),
+        "budget": Budget(total=total, per_year=(total // YEARS,) * YEARS),
+        "rules": tuple(rules),
+        "weights": Weights(social_value_share=0.2),
+        "attribution": "population",
+    }
+    return applications, variants, fields
