@@ -140,3 +140,13 @@ def test_cpsat_with_total_as_a_variable_matches_brute_force(problem: Problem) ->
     else:
         assert a.status == "optimal" and a.verified
         assert a.value == pytest.approx(oracle.value, rel=1e-6, abs=1e-6)
+
+
+def test_a_start_the_verifier_rejects_is_dropped_for_the_solvers_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = east_sussex_2011()
+    model = compile_problem(problem)
+    bogus = np.ones(model.n_vars)  # every award: far over budget, worth more than any allocation
+    monkeypatch.setattr(solve_module, "construct", lambda *_: bogus)
+    a = solve(problem, compiled=model, construct_start=True)
+    assert a.status == "optimal" and a.verified
+    assert a.value == pytest.approx(solve(problem, compiled=model, construct_start=False).value)

@@ -13,7 +13,7 @@ from allocate.certify import certify as certify_claim
 from allocate.certify import checker_for
 from allocate.compile import CompiledProblem, compile_problem
 from allocate.construct import CONSTRUCT_FROM, better_of, budget_bound, construct
-from allocate.errors import InvalidProblemError
+from allocate.errors import InvalidProblemError, VerificationError
 from allocate.finish import finish
 from allocate.model import Problem, Weights
 from allocate.options import SolverOptions
@@ -87,9 +87,15 @@ def solve(
     raw = out_of_time(backend, time.perf_counter() - started) if left is None else solve_once(
         engine, model, objective, left, hint
     )
-    if start is not None:
-        raw = better_of(raw, start, objective, options, budget_bound(model, objective))
-    allocation = finish(problem, model, raw, w, backend, options, diagnose=diagnose, started=started)
+    answer = raw if start is None else better_of(raw, start, objective, options, budget_bound(model, objective))
+    try:
+        allocation = finish(problem, model, answer, w, backend, options, diagnose=diagnose, started=started)
+    except VerificationError:
+        if start is None or answer.x is not start:
+            raise
+        # The start met every row in floating point but not the verifier's exact sums: not an answer.
+        allocation = finish(problem, model, raw, w, backend, options, diagnose=diagnose, started=started)
+    raw = answer
     if checker is None:
         return allocation
     start = None if raw.x is None else np.round(raw.x)
