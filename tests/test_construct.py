@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import given, settings
 import allocate.backends.cpsat as cpsat
 from allocate import compile_problem, solve, verify
 from allocate.backends.base import RawSolution
+from allocate.backends.highs import HighsSession
 from allocate.construct import CONSTRUCT_FROM, better_of, budget_bound, construct
 from allocate.errors import SolverError
 from allocate.model import Problem
@@ -150,3 +153,19 @@ def test_a_start_the_verifier_rejects_is_dropped_for_the_solvers_answer(monkeypa
     a = solve(problem, compiled=model, construct_start=True)
     assert a.status == "optimal" and a.verified
     assert a.value == pytest.approx(solve(problem, compiled=model, construct_start=False).value)
+
+
+def test_highs_answer_is_its_own_allocation_not_the_start() -> None:
+    """HiGHS 1.16 returned the start as its answer when presolve solved the MIP (regression)."""
+    path = Path(__file__).parent / "data" / "regressions" / "highs_returns_the_start.json"
+    problem = Problem.from_dict(json.loads(path.read_text())["problem"])
+    model = compile_problem(problem)
+    outcome, social = model.objective()
+    objective = outcome + social
+    start = construct(model, objective)
+    assert start is not None
+    raw = HighsSession(model).solve(objective, SolverOptions(), start)
+    assert raw.objective == pytest.approx(float(objective @ raw.x), rel=1e-12)
+    optimum = solve(problem, "cpsat").value
+    assert raw.status == "optimal" and raw.objective == pytest.approx(optimum, rel=1e-9)
+    assert solve(problem, "highs", construct_start=True).value == pytest.approx(optimum, rel=1e-9)
