@@ -15,7 +15,7 @@ import allocate.backends.cpsat as cpsat
 from allocate import compile_problem, solve, verify
 from allocate.backends.base import RawSolution
 from allocate.backends.highs import HighsSession
-from allocate.construct import CONSTRUCT_FROM, better_of, budget_bound, construct
+from allocate.construct import better_of, budget_bound, construct
 from allocate.errors import SolverError
 from allocate.model import Problem
 from allocate.options import SolverOptions
@@ -76,11 +76,10 @@ def test_east_sussex_start_is_verified_and_close_to_the_optimum() -> None:
 def test_large_round_answers_with_the_start_when_time_runs_out() -> None:
     problem = scaled(5)
     model = compile_problem(problem)
-    assert model.n >= CONSTRUCT_FROM
     outcome, social = model.objective()
     start = construct(model, outcome + social)
     assert start is not None
-    a = solve(problem, compiled=model, time_limit=0.5)
+    a = solve(problem, compiled=model, time_limit=0.5, construct_start=True)
     assert a.status in ("feasible", "optimal") and a.verified
     assert a.value >= float((outcome + social) @ start) - 1e-6
     assert a.solver.extra["start_value"] == pytest.approx(float((outcome + social) @ start))

@@ -194,10 +194,12 @@ class _State:
         return np.flatnonzero(self.act < self.lo)
 
 
-CONSTRUCT_FROM = 1_000
-"""`solve` builds a start on rounds with at least this many candidate awards. Below it the
-solvers find their first allocation in well under a second (East Sussex: 216 candidates), and a
-start would only change which of several equal allocations they settle on."""
+CONSTRUCT_FROM = 10_000
+"""`solve` builds a start on rounds with at least this many candidate awards. Measured
+(benchmarks/RESULTS.md, "Scale"): at 17,300 applications (22,600 candidates) CP-SAT ends 60 s at
+a 2.0% gap from the start against 3.4% without; at 1,730 (2,260) the start slows it (1.8% against
+1.5%), and below that the solvers find their own first allocation in well under a second.
+"""
 
 BATCH, MAX_BATCH = 64, 4096
 """Candidates screened together by `_State.fill`: from BATCH, doubling while they all fit."""
