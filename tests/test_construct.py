@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 
 import allocate.backends.cpsat as cpsat
 from allocate import compile_problem, solve, verify
 from allocate.backends.base import RawSolution
 from allocate.backends.highs import HighsSession
+from allocate.compile import CompiledProblem
 from allocate.construct import better_of, budget_bound, construct
 from allocate.errors import SolverError
 from allocate.model import Problem
@@ -24,6 +25,13 @@ from brute import brute_force
 from strategies import examples, problems
 
 solve_module = importlib.import_module("allocate.solve")  # the package re-exports solve() under the same name
+
+
+def compiled(problem: Problem) -> tuple[CompiledProblem, np.ndarray]:
+    """The problem's compiled model and its objective (outcome plus social value)."""
+    model = compile_problem(problem)
+    outcome, social = model.objective()
+    return model, outcome + social
 
 
 def awards_of(problem: Problem, x: np.ndarray) -> list[tuple[str, str | None]]:
@@ -37,12 +45,12 @@ def awards_of(problem: Problem, x: np.ndarray) -> list[tuple[str, str | None]]:
 @settings(max_examples=examples(150), deadline=None)
 @given(problem=problems())
 def test_a_constructed_start_meets_every_rule_and_never_beats_brute_force(problem: Problem) -> None:
-    model = compile_problem(problem)
-    outcome, social = model.objective()
-    x = construct(model, outcome + social)
+    model, objective = compiled(problem)
+    x = construct(model, objective)
     oracle = brute_force(problem)
+    event("constructed" if x is not None else "greedy repair failed")
     if x is None:
-        return  # greedy repair may fail; solve then runs without a start
+        return  # solve then runs without a start
     check = verify(problem, awards_of(problem, x))
     assert check.ok, check.violations
     assert oracle.value is not None, "brute force found no allocation, but the start meets every rule"
@@ -52,9 +60,8 @@ def test_a_constructed_start_meets_every_rule_and_never_beats_brute_force(proble
 @settings(max_examples=examples(150), deadline=None)
 @given(problem=problems())
 def test_budget_bound_is_never_below_the_optimum(problem: Problem) -> None:
-    model = compile_problem(problem)
-    outcome, social = model.objective()
-    bound = budget_bound(model, outcome + social)
+    model, objective = compiled(problem)
+    bound = budget_bound(model, objective)
     assert bound is not None  # every round has a total budget row
     oracle = brute_force(problem)
     if oracle.value is not None:
@@ -63,9 +70,8 @@ def test_budget_bound_is_never_below_the_optimum(problem: Problem) -> None:
 
 def test_east_sussex_start_is_verified_and_close_to_the_optimum() -> None:
     problem = east_sussex_2011()
-    model = compile_problem(problem)
-    outcome, social = model.objective()
-    x = construct(model, outcome + social)
+    model, objective = compiled(problem)
+    x = construct(model, objective)
     assert x is not None
     check = verify(problem, awards_of(problem, x))
     assert check.ok
@@ -75,14 +81,13 @@ def test_east_sussex_start_is_verified_and_close_to_the_optimum() -> None:
 
 def test_large_round_answers_with_the_start_when_time_runs_out() -> None:
     problem = scaled(5)
-    model = compile_problem(problem)
-    outcome, social = model.objective()
-    start = construct(model, outcome + social)
+    model, objective = compiled(problem)
+    start = construct(model, objective)
     assert start is not None
     a = solve(problem, compiled=model, time_limit=0.5, construct_start=True)
     assert a.status in ("feasible", "optimal") and a.verified
-    assert a.value >= float((outcome + social) @ start) - 1e-6
-    assert a.solver.extra["start_value"] == pytest.approx(float((outcome + social) @ start))
+    assert a.value >= float(objective @ start) - 1e-6
+    assert a.solver.extra["start_value"] == pytest.approx(float(objective @ start))
 
 
 def test_time_limit_covers_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,9 +163,7 @@ def test_highs_answer_is_its_own_allocation_not_the_start() -> None:
     """HiGHS 1.16 returned the start as its answer when presolve solved the MIP (regression)."""
     path = Path(__file__).parent / "data" / "regressions" / "highs_returns_the_start.json"
     problem = Problem.from_dict(json.loads(path.read_text())["problem"])
-    model = compile_problem(problem)
-    outcome, social = model.objective()
-    objective = outcome + social
+    model, objective = compiled(problem)
     start = construct(model, objective)
     assert start is not None
     raw = HighsSession(model).solve(objective, SolverOptions(), start)
