@@ -17,15 +17,30 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 
 import numpy as np
 import scipy.sparse as sp
 
-from allocate.backends.base import RawSolution, RawStatus, proven
-from allocate.compile import BUDGET_RULE, TOTAL_RULE, CompiledProblem
-from allocate.errors import SolverError
-from allocate.options import SolverOptions
+from allocate.compile import TOTAL_RULE, CompiledProblem
+
+CONSTRUCT_FROM = 10_000
+"""`solve` builds a start on rounds with at least this many candidate awards. Measured
+(benchmarks/RESULTS.md, "Scale"): at 17,300 applications (22,600 candidates) CP-SAT ends 60 s at
+a 2.0% gap from the start against 3.4% without; at 1,730 (2,260) the start slows it (1.8% against
+1.5%), and below that the solvers find their own first allocation in well under a second.
+"""
+
+BATCH, MAX_BATCH = 64, 4096
+"""Candidates screened together by `_State.fill`: from BATCH, doubling while they all fit."""
+SCREEN_FROM = 32
+"""Shorter lists (most repairs: a cell a few bids serve) are tried one by one straight away."""
+
+SPEND_SLACK = 1e-3
+"""Share rows are made to hold for any total within this fraction below the assumed one, so
+that a pass spending a little less than assumed (as most do) needs no second pass."""
+
+ROUNDS = 6
+"""Greedy passes at most: each holds T at the total the previous pass spent."""
 
 
 class _Columns:
@@ -56,7 +71,9 @@ class _State:
     row, so each award moves only the few rows it appears in.
     """
 
-    def __init__(self, model: CompiledProblem, columns: _Columns, total: float, low: float | None = None) -> None:
+    def __init__(
+        self, model: CompiledProblem, columns: _Columns, total: float, low: float | None = None
+    ) -> None:
         self.model = model
         self.columns = columns
         self.cols = columns.csc
@@ -76,14 +93,6 @@ class _State:
         self._act: list[float] = self.act.tolist()  # the same numbers, for the one-award path
         self._lo: list[float] = self.lo.tolist()
         self._hi: list[float] = self.hi.tolist()
-
-    def place(self, j: int) -> None:
-        """Set variable j to 1 unconditionally (a locked-in award)."""
-        c = self.columns
-        for i in range(c.ptr[j], c.ptr[j + 1]):
-            self._act[c.rows[i]] += c.data[i]
-            self.act[c.rows[i]] = self._act[c.rows[i]]
-        self.x[j] = 1.0
 
     def _try(self, j: int) -> bool:
         """Set variable j to 1 if no row moves further outside its bounds."""
@@ -106,19 +115,24 @@ class _State:
         """Fund award j (and raise the auxiliaries it allows) if no row gets worse."""
         if not self._try(j):
             return False
-        c = self.columns
-        if c.links is not None:
-            for i in range(c.link_ptr[j], c.link_ptr[j + 1]):
-                k = c.linked[i]
-                if self.x[k] == 0.0:
-                    self._try(k)
+        self._raise_links(j)
         return True
+
+    def _raise_links(self, j: int) -> None:
+        """Raise the auxiliaries linked to award j (its organisation "funded") where rows allow."""
+        c = self.columns
+        if c.links is None:
+            return
+        for i in range(c.link_ptr[j], c.link_ptr[j + 1]):
+            if self.x[c.linked[i]] == 0.0:
+                self._try(c.linked[i])
 
     def fill(self, candidates: np.ndarray, row: int | None = None) -> None:
         """Fund `candidates` in order wherever no row gets worse (until `row` is met, if given).
 
-        The same answer as trying them one by one, found faster on long lists: each batch is
-        screened in one vectorised step (awards that break a row on their own are skipped),
+        Faster than trying them one by one on long lists: each batch is screened in one
+        vectorised step against the rows as they stand (an award that breaks a row on its own is
+        skipped, even if an earlier award of the batch would have made room, as `Requires` can),
         and the longest run of the rest that fits together is funded at once.
         """
         queue = candidates[self.x[candidates] == 0.0]
@@ -152,10 +166,14 @@ class _State:
 
     def _fits_alone(self, batch: np.ndarray) -> np.ndarray:
         rows, change, owner = self._entries(batch)
-        act = self.act[rows]
-        new = act + change
-        bad = (new < np.minimum(self.lo[rows], act)) | (new > np.maximum(self.hi[rows], act))
+        bad = self._worse(rows, self.act[rows], self.act[rows] + change)
         return np.asarray(np.bincount(owner[bad], minlength=len(batch)) == 0)
+
+    def _worse(self, rows: np.ndarray, before: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """Which rows move further outside their bounds, from `before` to `new`."""
+        return np.asarray(
+            (new < np.minimum(self.lo[rows], before)) | (new > np.maximum(self.hi[rows], before))
+        )
 
     def _fitting_run(self, batch: np.ndarray) -> int:
         """How many of `batch`, funded in order, fit before the first that makes a row worse."""
@@ -169,8 +187,7 @@ class _State:
         start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
         running = total - np.where(start > 0, total[start - 1], 0.0)  # cumulative within each row
         new = self.act[rows] + running
-        before = new - change
-        bad = (new < np.minimum(self.lo[rows], before)) | (new > np.maximum(self.hi[rows], before))
+        bad = self._worse(rows, new - change, new)
         return int(owner[bad].min()) if bad.any() else len(batch)
 
     def _fund(self, awards: np.ndarray) -> None:
@@ -182,36 +199,12 @@ class _State:
         for r in np.unique(rows).tolist():
             self._act[r] = float(self.act[r])
         self.x[awards] = 1.0
-        c = self.columns
-        if c.links is not None:
-            for j in awards.tolist():
-                for i in range(c.link_ptr[j], c.link_ptr[j + 1]):
-                    if self.x[c.linked[i]] == 0.0:
-                        self._try(c.linked[i])
+        for j in awards.tolist():
+            self._raise_links(j)
 
     def short(self) -> np.ndarray:
         """Rows whose activity is below their lower bound."""
         return np.flatnonzero(self.act < self.lo)
-
-
-CONSTRUCT_FROM = 10_000
-"""`solve` builds a start on rounds with at least this many candidate awards. Measured
-(benchmarks/RESULTS.md, "Scale"): at 17,300 applications (22,600 candidates) CP-SAT ends 60 s at
-a 2.0% gap from the start against 3.4% without; at 1,730 (2,260) the start slows it (1.8% against
-1.5%), and below that the solvers find their own first allocation in well under a second.
-"""
-
-BATCH, MAX_BATCH = 64, 4096
-"""Candidates screened together by `_State.fill`: from BATCH, doubling while they all fit."""
-SCREEN_FROM = 32
-"""Shorter lists (most repairs: a cell a few bids serve) are tried one by one straight away."""
-
-SPEND_SLACK = 1e-3
-"""Share rows are made to hold for any total within this fraction below the assumed one, so
-that a pass spending a little less than assumed (as most do) needs no second pass."""
-
-ROUNDS = 6
-"""Greedy passes at most: each holds T at the total the previous pass spent."""
 
 
 def construct(model: CompiledProblem, objective: np.ndarray) -> np.ndarray | None:
@@ -220,6 +213,8 @@ def construct(model: CompiledProblem, objective: np.ndarray) -> np.ndarray | Non
     Deterministic: ties in value for money go to the earlier candidate.
     """
     n = model.n
+    if np.any(model.var_lb[:n] != 0) or np.any(model.var_ub[:n] != 1):
+        return None  # compile gives every award 0..1 (locks are rows); anything else is not ours to guess
     csc = model.A.tocsc()
     csc.sort_indices()
     csr = model.A.tocsr()
@@ -259,7 +254,9 @@ def construct(model: CompiledProblem, objective: np.ndarray) -> np.ndarray | Non
     return None
 
 
-def _spend_ignoring_shares(model: CompiledProblem, columns: _Columns, order: np.ndarray, density: np.ndarray) -> float:
+def _spend_ignoring_shares(
+    model: CompiledProblem, columns: _Columns, order: np.ndarray, density: np.ndarray
+) -> float:
     """What a greedy fill spends under every row that does not involve T: the first guess at T."""
     if model.total_col is None:
         return 0.0
@@ -268,7 +265,7 @@ def _spend_ignoring_shares(model: CompiledProblem, columns: _Columns, order: np.
     lo = np.where(t | (model.row_lo > 0), -np.inf, model.row_lo)
     plain = dataclasses.replace(model, row_lo=lo, row_hi=np.where(t, np.inf, model.row_hi))
     state = _State(plain, columns.without_links(), 0.0)
-    state.fill(order[(density[order] > 0) & (model.var_ub[order] >= 1)])
+    state.fill(order[density[order] > 0])
     return float(model.cost @ state.x[: model.n])
 
 
@@ -286,11 +283,6 @@ def _greedy(
     T is held at the total in `state`. None when some row could not be repaired.
     """
     n = model.n
-    free = (model.var_ub[:n] >= 1) & (model.var_lb[:n] <= 0)
-    for j in np.flatnonzero(model.var_lb[:n] >= 1).tolist():  # locked in: must fund
-        state.place(j)
-    if np.any(state.act > state.hi):
-        return None  # the locked awards alone break a rule
     aux_awards = state.columns.links.T.tocsr() if state.columns.links is not None else None
     row_of = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
     helping = np.where(csr.indices < n, 1, n + 1) * (csr.data > 0)
@@ -306,11 +298,10 @@ def _greedy(
             if state.act[r] >= state.lo[r]:
                 continue  # met on the way by an earlier repair
             helps = _helpers(state, csr, aux_awards, r)
-            helps = helps[free[helps]]
             state.fill(helps[np.argsort(rank[helps], kind="stable")], row=r)
     if len(state.short()):
         return None
-    state.fill(order[free[order] & (density[order] > 0)])
+    state.fill(order[density[order] > 0])
     return state.x
 
 
@@ -330,77 +321,3 @@ def _helpers(state: _State, csr: sp.csr_matrix, aux_awards: sp.csr_matrix | None
         if state.x[k] == 0.0:
             found.append(aux_awards.indices[aux_awards.indptr[p] : aux_awards.indptr[p + 1]])
     return np.unique(np.concatenate(found))
-
-
-def budget_bound(model: CompiledProblem, objective: np.ndarray) -> float | None:
-    """An upper bound on any allocation's value: the best fractional fill of a budget row.
-
-    Every other rule is relaxed and awards may be taken in part, so no allocation is worth
-    more (Dantzig's bound for a knapsack; the least over the total and yearly budget rows).
-    It gives a proven gap in seconds on rounds where a solver has not yet reported a bound.
-    """
-    n = model.n
-    value = np.where(model.var_ub[:n] >= 1, objective[:n], 0.0)
-    locked = model.var_lb[:n] >= 1
-    csr = model.A.tocsr()
-    best: float | None = None
-    for r in np.flatnonzero((model.row_rule == BUDGET_RULE) & np.isfinite(model.row_hi)).tolist():
-        part = slice(csr.indptr[r], csr.indptr[r + 1])
-        weight = np.zeros(model.n_vars)
-        weight[csr.indices[part]] = csr.data[part]
-        if np.any(weight < 0) or np.any(weight[n:] != 0):
-            continue
-        w = weight[:n]
-        room = float(model.row_hi[r]) - math.fsum(w[locked])
-        free = ~locked & (value > 0)
-        fixed = math.fsum(value[locked]) + math.fsum(value[free & (w == 0)])
-        items = np.flatnonzero(free & (w > 0))
-        items = items[np.argsort(-value[items] / w[items], kind="stable")]
-        used = np.cumsum(w[items])
-        whole = int(np.searchsorted(used, room, side="right"))
-        total = fixed + math.fsum(value[items[:whole]])
-        if whole < len(items):
-            left = room - (float(used[whole - 1]) if whole else 0.0)
-            total += max(0.0, left) / float(w[items[whole]]) * float(value[items[whole]])
-        total *= 1 + 1e-9  # far above the rounding of these sums
-        best = total if best is None else min(best, total)
-    return best
-
-
-def better_of(
-    raw: RawSolution,
-    start: np.ndarray,
-    objective: np.ndarray,
-    options: SolverOptions,
-    bound: float | None = None,
-) -> RawSolution:
-    """The solver's answer, or the constructed start where the solver found nothing better in time.
-
-    `bound` (e.g. `budget_bound`) is used where it is tighter than the solver's, or the solver
-    has none. A solver that calls the round infeasible although the start meets every row is
-    wrong: that is an error, never an answer.
-    """
-    if raw.status == "infeasible":
-        raise SolverError(
-            f"backend {raw.solver!r} called the round infeasible, but a constructed allocation meets every rule"
-        )
-    value = float(objective @ start)
-    extra = {**raw.extra, "start_value": value}
-    mine = raw.x is not None and raw.objective is not None and raw.objective >= value
-    best = float(raw.objective) if mine and raw.objective is not None else value
-    # A bound below an allocation that meets every rule bounds nothing (a solver stopped early).
-    bounds = [b for b in (raw.bound, bound) if b is not None and np.isfinite(b) and b >= best]
-    tightest = min(bounds) if bounds else None
-    if tightest is not None and tightest != raw.bound:
-        extra["bound_from"] = "budget"
-    status: RawStatus = "optimal" if raw.status == "optimal" or proven(best, tightest, options) else "feasible"
-    if mine:
-        return dataclasses.replace(raw, status=status, bound=tightest, extra=extra)
-    return dataclasses.replace(
-        raw,
-        status=status,
-        x=start,
-        objective=value,
-        bound=tightest,
-        extra={**extra, "answer": "constructed start"},
-    )

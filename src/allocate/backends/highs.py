@@ -36,6 +36,7 @@ def _agrees(objective: np.ndarray, x: np.ndarray, reported: float) -> bool:
     value = float(objective @ x)
     return abs(value - reported) <= 1e-9 * max(1.0, abs(value), abs(reported)) + 1e-6
 
+
 _VERSION = f"HiGHS {version('highspy')}"  # read once: metadata lookups cost ~1 ms
 
 
@@ -113,7 +114,7 @@ class HighsSession(PinningSession):
     def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         self.h.changeColsBounds(len(cols), cols.astype(np.int32), lo, hi)
 
-    def _run(self, objective: np.ndarray, hint: np.ndarray | None) -> tuple[Any, Any, np.ndarray | None]:
+    def _run(self, hint: np.ndarray | None) -> tuple[Any, Any, np.ndarray | None]:
         """Run HiGHS from `hint` (if any): its model status, its info, and its allocation if it has one."""
         h = self.h
         h.clearSolver()
@@ -147,19 +148,30 @@ class HighsSession(PinningSession):
         # (tests/data/regressions/highs_aggregator_infeasible.json). SCIP failed the same way.
         h.setOptionValue("presolve_rule_off", 1 << 12)
         h.setOptionValue("output_flag", bool(options.verbose))
-        status, info, x = self._run(objective, hint)
+        status, info, x = self._run(hint)
+        stale: tuple[np.ndarray, float] | None = None
         if x is not None and hint is not None and not _agrees(objective, x, info.objective_function_value):
             # HiGHS 1.16 hands back the starting solution as its answer when presolve solves a MIP
             # it was given one for (the objective it reports is the true optimum's): solve again
-            # without it (tests/data/regressions/highs_returns_the_start.json).
-            status, info, x = self._run(objective, None)
+            # without it, in the time left (tests/data/regressions/highs_returns_the_start.json).
+            stale = (x, float(info.mip_dual_bound))
+            left = None if options.time_limit is None else options.time_limit - (time.perf_counter() - start)
+            if left is None or left > 0:
+                h.setOptionValue("time_limit", float("inf") if left is None else left)
+                status, info, x = self._run(None)
+            else:
+                x = None
         has = x is not None
         obj = float(objective @ x) if x is not None else None
         bound = float(info.mip_dual_bound) if has else None
         if status == highspy.HighsModelStatus.kOptimal and bound is not None and obj is not None:
             bound = max(bound, obj) if not np.isfinite(bound) or bound < obj else bound
         code: RawStatus
-        if status == highspy.HighsModelStatus.kInfeasible:
+        if stale is not None and not has:  # out of time again: the start, no better than "feasible"
+            x, bound = stale
+            obj = float(objective @ x)
+            code = "feasible"
+        elif status == highspy.HighsModelStatus.kInfeasible:
             code = "infeasible"
         elif has:
             code = (
