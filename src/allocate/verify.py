@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from allocate import commitments
-from allocate.candidates import Candidate, candidates
+from allocate.candidates import Candidate, options
 from allocate.compile import FRACTION_MARGIN
 from allocate.model import Problem, Weights
 from allocate.money import amount
@@ -44,8 +44,19 @@ class Verification:
 
 
 def resolve(problem: Problem, chosen: Iterable[tuple[str, str | None]]) -> tuple[list[Candidate], list[str]]:
-    """Map (application id, variant id or None) pairs to candidates; unknown ones are problems."""
-    by_key = {(c.application.id, c.variant_id): c for c in candidates(problem)}
+    """Map (application id, variant id or None) pairs to candidates; unknown ones are problems.
+
+    Only the named applications' candidates are made (a national round has 173,000 others).
+    """
+    chosen = list(chosen)
+    wanted = {app for app, _ in chosen}
+    years = problem.budget.years
+    by_key: dict[tuple[str, str | None], Candidate] = {}
+    position = 0
+    for application in problem.applications:
+        if application.id in wanted:
+            by_key.update(((application.id, c.variant_id), c) for c in options(application, years, position))
+        position += 1 + len(application.variants)
     found, problems = [], []
     for app, var in chosen:
         c = by_key.get((app, var))
