@@ -138,7 +138,9 @@ def test_scaled_shape_and_determinism() -> None:
 
 @pytest.mark.slow
 def test_scaled_ten_is_feasible() -> None:
-    a = solve(scaled(10), relative_gap=1e-4, time_limit=600)
+    # HiGHS proves it in ~5 s; CP-SAT is still ~1.5% from its bound after 60 s on this round
+    # (benchmarks/RESULTS.md, "National scale") and ran out its 600 s on a loaded machine.
+    a = solve(scaled(10), "highs", relative_gap=1e-4, time_limit=600)
     assert a.status == "optimal"
     assert a.verified
 
