@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
 from allocate.errors import InvalidProblemError
-from allocate.schema import Frozen, Key, Name, PenceOrZero
+from allocate.schema import Frozen, Key, Name, PenceOrZero, no_repeats
 from allocate.tally import Dimension, cell_key
 
 if TYPE_CHECKING:
@@ -37,13 +36,6 @@ if TYPE_CHECKING:
 
 CountsToward = Literal["coverage", "equality_gap", "organisation_cap", "min_spend"]
 """The rules (by kind) a commitment's money and award may count toward."""
-
-
-def _no_repeats(v: tuple[str, ...]) -> tuple[str, ...]:
-    if len(set(v)) != len(v):
-        dup = next(k for k, c in Counter(v).items() if c > 1)
-        raise ValueError(f"lists {dup!r} twice")
-    return v
 
 
 class Commitment(Frozen):
@@ -64,7 +56,7 @@ class Commitment(Frozen):
     @field_validator("client_groups", "districts", "tags", "counts_toward")
     @classmethod
     def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _no_repeats(v)
+        return no_repeats(v)
 
     @property
     def total(self) -> int:

@@ -7,7 +7,6 @@ Money is integer pence throughout. Every model rejects bad input with an
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
@@ -21,7 +20,19 @@ from allocate.columns import application_tags, built
 from allocate.commitments import Commitment
 from allocate.errors import InvalidProblemError, Loc
 from allocate.rules import Rule
-from allocate.schema import MAX_COUNT, MAX_SCORE, Count, Frozen, Key, Name, Pence, Score, Text, Weight
+from allocate.schema import (
+    MAX_COUNT,
+    MAX_SCORE,
+    Count,
+    Frozen,
+    Key,
+    Name,
+    Pence,
+    Score,
+    Text,
+    Weight,
+    no_repeats,
+)
 
 SOCIAL_OBJECTIVES: tuple[str, ...] = ("SC1", "SC2", "SC3", "SC4", "SC5", "SC6")
 """Default codes of the six building-social-capital objectives (placeholders, see docs)."""
@@ -124,10 +135,7 @@ class Application(Frozen):
     @field_validator("districts", "client_groups", "tags")
     @classmethod
     def _no_repeats(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(v)) != len(v):
-            dup = next(k for k, c in Counter(v).items() if c > 1)
-            raise ValueError(f"lists {dup!r} twice")
-        return v
+        return no_repeats(v)
 
     @field_validator("variants")
     @classmethod
@@ -162,10 +170,7 @@ class Organisation(Frozen):
     @field_validator("tags")
     @classmethod
     def _no_repeats(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(v)) != len(v):
-            dup = next(k for k, c in Counter(v).items() if c > 1)
-            raise ValueError(f"lists {dup!r} twice")
-        return v
+        return no_repeats(v)
 
 
 class Budget(Frozen):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Self
 
@@ -77,6 +78,14 @@ Name = Annotated[str, Field(strict=True, min_length=1, max_length=200), AfterVal
 """An id or a name: no leading or trailing spaces (spreadsheet cells are trimmed)."""
 Key = Annotated[Name, AfterValidator(_key)]
 """A name that can be an item of a `;`-separated list (districts, client groups, ...)."""
+
+
+def no_repeats(v: tuple[str, ...]) -> tuple[str, ...]:
+    """A list validator: each item at most once (the error names the first repeated one)."""
+    if len(set(v)) != len(v):
+        dup = next(k for k, c in Counter(v).items() if c > 1)
+        raise ValueError(f"lists {dup!r} twice")
+    return v
 
 
 def short(value: object, limit: int = 60) -> str:
