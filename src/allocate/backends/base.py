@@ -174,10 +174,8 @@ class PinningSession:
         try:
             start = time.perf_counter()
             for _ in range(MAX_CUTS + 1):
-                left = options
-                if options.time_limit is not None:
-                    spent = time.perf_counter() - start
-                    left = options.model_copy(update={"time_limit": max(0.01, options.time_limit - spent)})
+                # Each re-solve gets what is left of the limit (at least 0.01 s, to report an answer).
+                left = options.left_since(start) or options.model_copy(update={"time_limit": 0.01})
                 raw = self._solve(objective, left, hint)
                 if self._margins is None:
                     self._margins = MarginCheck(self.model)

@@ -155,9 +155,9 @@ class HighsSession(PinningSession):
             # it was given one for (the objective it reports is the true optimum's): solve again
             # without it, in the time left (tests/data/regressions/highs_returns_the_start.json).
             stale = (x, float(info.mip_dual_bound))
-            left = None if options.time_limit is None else options.time_limit - (time.perf_counter() - start)
-            if left is None or left > 0:
-                h.setOptionValue("time_limit", float("inf") if left is None else left)
+            rest = options.left_since(start)
+            if rest is not None:
+                h.setOptionValue("time_limit", float("inf") if rest.time_limit is None else rest.time_limit)
                 status, info, x = self._run(None)
             else:
                 x = None
