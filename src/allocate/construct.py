@@ -56,11 +56,12 @@ class _Columns:
         self.aux = aux
         self.link_ptr: list[int] = [] if links is None else links.indptr.tolist()
         self.linked: list[int] = [] if links is None else aux[links.indices].tolist()
+        self.awards_of_aux: sp.csr_matrix | None = None if links is None else links.T.tocsr()
 
     def without_links(self) -> _Columns:
         """The same columns with no auxiliaries raised alongside awards."""
         plain = copy.copy(self)
-        plain.links, plain.link_ptr, plain.linked = None, [], []
+        plain.links, plain.link_ptr, plain.linked, plain.awards_of_aux = None, [], [], None
         return plain
 
 
@@ -230,11 +231,15 @@ def construct(model: CompiledProblem, objective: np.ndarray) -> np.ndarray | Non
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     columns = _Columns(csc, links, aux)
+    # How many awards can raise each row (rows raised through an auxiliary count as plenty).
+    row_of = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+    helping = np.where(csr.indices < n, 1, n + 1) * (csr.data > 0)
+    scarcity = np.bincount(row_of, helping, minlength=csr.shape[0])
     total = _spend_ignoring_shares(model, columns, order, density)
     first: list[int] = []
     for _ in range(ROUNDS):
         state = _State(model, columns, total, total * (1 - SPEND_SLACK))
-        x = _greedy(model, state, csr, order, rank, density, first)
+        x = _greedy(model, state, csr, order, rank, density, first, scarcity)
         if x is None:
             unmet = [r for r in state.short().tolist() if r not in first]
             if not unmet:
@@ -277,16 +282,14 @@ def _greedy(
     rank: np.ndarray,
     density: np.ndarray,
     first: list[int],
+    scarcity: np.ndarray,
 ) -> np.ndarray | None:
-    """Repair rows short of their lower bound (`first` first), then fill by value for money.
+    """Repair rows short of their lower bound (`first` first, then the scarcest), then fill by
+    value for money.
 
     T is held at the total in `state`. None when some row could not be repaired.
     """
-    n = model.n
-    aux_awards = state.columns.links.T.tocsr() if state.columns.links is not None else None
-    row_of = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
-    helping = np.where(csr.indices < n, 1, n + 1) * (csr.data > 0)
-    scarcity = np.bincount(row_of, helping, minlength=csr.shape[0])
+    aux_awards = state.columns.awards_of_aux
     for _ in range(3):
         short = state.short()
         if not len(short):
