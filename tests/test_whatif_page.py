@@ -127,6 +127,16 @@ def test_share_map_agrees_with_solve_at_ends_breakpoints_and_middles(problem: Pr
     assert 0 in m.solved and 1000 in m.solved
 
 
+def room_for_one(bids: tuple[Application, ...]) -> Problem:
+    """A round of £100k bids in one district and one group, with budget for one of them."""
+    return Problem(
+        applications=bids,
+        districts=(District(id="D", population=1),),
+        client_groups=(ClientGroup(id="g"),),
+        budget=Budget(total=100_000_00),
+    )
+
+
 def test_exact_tie_shows_what_solve_returns() -> None:
     """Two bids, room for one: equal value at exactly 50%, the grid share 500 (a breakpoint)."""
     bids = (
@@ -135,12 +145,7 @@ def test_exact_tie_shows_what_solve_returns() -> None:
         Application(id="SOC", organisation="B", client_groups=("g",), cost=100_000_00, outcome_score=40.0,
                     social_scores=(4.0,) * 6),
     )  # fmt: skip
-    p = Problem(
-        applications=bids,
-        districts=(District(id="D", population=1),),
-        client_groups=(ClientGroup(id="g"),),
-        budget=Budget(total=100_000_00),
-    )
+    p = room_for_one(bids)
     m = share_map(p)
     assert m.frontier.breakpoints == pytest.approx((0.5,))
     assert 500 in m.solved
@@ -161,12 +166,7 @@ def test_tie_at_an_end_shows_solves_pick_even_off_the_frontier(socials: tuple[fl
                     social_scores=(s,) * 6)
         for n, s in zip("AB", socials, strict=True)
     )  # fmt: skip
-    p = Problem(
-        applications=bids,
-        districts=(District(id="D", population=1),),
-        client_groups=(ClientGroup(id="g"),),
-        budget=Budget(total=100_000_00),
-    )
+    p = room_for_one(bids)
     m = share_map(p, steps=10)
     assert len(m.frontier.points) == 1
     for k in (0, 1, 10):
