@@ -24,6 +24,7 @@ from allocate.errors import (
     InvalidProblemError,
     SolverError,
     VerificationError,
+    WorkerError,
 )
 from allocate.model import (
     Application,
@@ -105,6 +106,7 @@ __all__ = [
     "Verification",
     "VerificationError",
     "Weights",
+    "WorkerError",
     "cell_key",
     "commitments_from",
     "compare",

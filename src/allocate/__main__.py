@@ -4,7 +4,6 @@ import sys
 
 from allocate.cli import main
 
-# Guarded: the analyses' process pools start workers with "spawn", which imports this module
-# again in each worker; unguarded, every worker would run the command line once more.
+# Guarded: a user's process pool started with "spawn" imports this module again in each worker.
 if __name__ == "__main__":
     sys.exit(main())

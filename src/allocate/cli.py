@@ -10,10 +10,13 @@ import io
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
 
 from allocate.analysis.equality import equality_summary
@@ -354,17 +357,36 @@ def _analysis(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt, so every solve stops and no file
+    is written (allocate.backends.stop)."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Exit codes: 0 done; 1 no allocation meets the rules (no file written);
-    2 bad input, arguments or output path (one line on stderr); 130 interrupted (Ctrl-C)."""
+    2 bad input, arguments or output path (one line on stderr); 130 interrupted (Ctrl-C);
+    143 terminated (SIGTERM). Interrupted or terminated, running solves stop within a second
+    and no output file is written."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     with _quiet_if_stdout_closes():
         try:
             return _main(argv)
         except KeyboardInterrupt:
             print("allocate: interrupted", file=sys.stderr)
             return 130
+        except _Terminated:
+            print("allocate: terminated", file=sys.stderr)
+            return 128 + signal.SIGTERM
         except (AllocateError, OSError) as exc:
             return _error(exc)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _error(exc: BaseException) -> int:

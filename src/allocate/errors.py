@@ -75,6 +75,17 @@ class SolverError(AllocateError):
     """A solver failed, or is unknown, or returned something we cannot use."""
 
 
+class WorkerError(AllocateError):
+    """A worker of an executor died (killed, out of memory) while running an analysis's task.
+
+    `task` names the task; no partial result is returned in its place.
+    """
+
+    def __init__(self, message: str, task: str = "") -> None:
+        self.task = task
+        super().__init__(message)
+
+
 class VerificationError(AllocateError):
     """A solver's allocation broke the problem's rules when checked independently."""
 

@@ -43,7 +43,7 @@ def whatif_page(
 
     `frontier` is ``frontier(problem, backend)`` if already computed (else it is computed
     here); the slider has ``steps + 1`` positions, shares 0, 1/steps, ..., 1. Solves go
-    through `executor` (default: a process pool on large rounds, else this process).
+    through `executor` (default: a pool of threads on large rounds, else one task after another).
     """
     m = share_map(problem, frontier, backend, options=options, steps=steps, executor=executor)
     return _document(problem, m)

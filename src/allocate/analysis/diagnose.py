@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from allocate.analysis.workers import Progress, executor_for
 from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import Backend, solve_once
+from allocate.backends.base import solve_once
+from allocate.backends.lp import lp_conflict
 from allocate.compile import CompiledProblem, compile_problem
-from allocate.conflict import find_conflict
+from allocate.conflict import confirm, find_conflict
 from allocate.model import Problem
 from allocate.options import SolverOptions
 from allocate.summary import pounds
@@ -65,6 +69,9 @@ class Diagnosis:
     """For each clashing row that can fix the clash on its own: the least change to it alone."""
     irreducible: bool = True
     """False when the time limit (or the number of rows) stopped the clash being reduced to a minimum."""
+    least: bool = True
+    """False when time ran out before a relaxation was proven the least: each fix given works (an
+    allocation meets the round with it), but a smaller one may exist."""
 
     def text(self) -> str:
         if self.feasible:
@@ -77,13 +84,16 @@ class Diagnosis:
             lines.append("Smallest combined fix: " + "; ".join(r.text() for r in self.relaxation) + ".")
         if self.alternatives:
             lines.append("Or, one rule at a time: " + " or ".join(r.text() for r in self.alternatives) + ".")
+        if not self.least and (self.relaxation or self.alternatives):
+            lines.append("(Each fix works, but time ran out before it was proven the least: a smaller one may exist.)")
         return "\n".join(lines)
 
 
 def _elastic(
-    model: CompiledProblem, rows: list[int], backend: Backend, options: SolverOptions
-) -> list[Relaxation] | None:
-    """Least weighted relaxation of `rows` (others hard); None if even that is infeasible."""
+    model: CompiledProblem, rows: list[int], backend: str, options: SolverOptions
+) -> tuple[list[Relaxation] | None, bool]:
+    """Least weighted relaxation of `rows` (others hard), None if even that is infeasible; and
+    whether it was proven the least (a task)."""
     cols, lo_side = [], []
     for r in rows:
         if math.isfinite(model.row_lo[r]):
@@ -113,9 +123,9 @@ def _elastic(
         var_labels=(*model.var_labels, *(f"relax[{model.row_labels[r]}]" for r in cols)),
     )
     objective = np.concatenate([np.zeros(model.n_vars), -weight])
-    raw = solve_once(backend, elastic, objective, options)
+    raw = solve_once(get_backend(backend), elastic, objective, options)
     if raw.x is None:
-        return None
+        return None, raw.status == "infeasible"
     activity = model.A @ _relaxed_allocation(model, raw.x)
     out = []
     for j, (r, low) in enumerate(zip(cols, lo_side, strict=True)):
@@ -140,7 +150,7 @@ def _elastic(
                 share=unit == "share",
             )
         )
-    return out
+    return out, raw.status == "optimal"
 
 
 def _relaxed_allocation(model: CompiledProblem, x: np.ndarray) -> np.ndarray:
@@ -152,24 +162,60 @@ def _relaxed_allocation(model: CompiledProblem, x: np.ndarray) -> np.ndarray:
     return values
 
 
+RELAXATION_SECONDS = 5.0
+"""With no time limit given, each search for a least relaxation stops after this long (the fix it
+has then found works; `Diagnosis.least` says whether it was proven the least). Proving the
+least fix can take CP-SAT many minutes on a real round (East Sussex: HiGHS 5 s a search)."""
+
+
 def diagnose(
-    problem: Problem, backend: str = DEFAULT_BACKEND, *, options: SolverOptions | None = None
+    problem: Problem,
+    backend: str = DEFAULT_BACKEND,
+    *,
+    options: SolverOptions | None = None,
+    progress: Progress | None = None,
 ) -> Diagnosis:
-    """Explain why no allocation meets every rule, and the least change that would fix it."""
+    """Explain why no allocation meets every rule, and the least change that would fix it.
+
+    The least relaxations (all clashing rows together, then each alone) are independent
+    searches, run on a pool of threads. ``progress(done, total)`` is called as they finish.
+    """
     opts = SolverOptions() if options is None else options
+    started = time.perf_counter()
     model = compile_problem(problem)
     engine = get_backend(backend)
-    if solve_once(engine, model, np.zeros(model.n_vars), opts).status != "infeasible":
+    # Rows whose LP relaxation clashes clash in the round too: confirmed by the backend on those
+    # rows alone (a small model, quick to prove), they start the search and spare the proof on
+    # the whole round, which CP-SAT may take minutes to give.
+    suspects = lp_conflict(model)
+    if suspects is not None and not confirm(model, engine, opts, suspects):
+        suspects = None
+    if suspects is None and solve_once(engine, model, np.zeros(model.n_vars), opts).status != "infeasible":
         return Diagnosis(True, (), (), (), ())
-    found = find_conflict(model, engine, opts)
+    found = find_conflict(model, engine, opts, started, suspects=suspects)
     groups, labels = found.groups, found.rows
     rows = [r for r in found.row_indices if not model.row_structural[r]]
-    combined = _elastic(model, rows, engine, opts) or []
-    alternatives = []
-    for r in rows:
-        alone = _elastic(model, [r], engine, opts)
-        if alone:
-            alternatives.extend(alone)
+    searches = [rows] + [[r] for r in rows] if len(rows) > 1 else [rows]
+    if progress is not None:
+        progress(1, 1 + len(searches))
+    left = opts.left_since(started) or opts.model_copy(update={"time_limit": 0.01})
+    if opts.time_limit is None:
+        left = left.model_copy(update={"time_limit": RELAXATION_SECONDS})
+    answers: list[tuple[list[Relaxation] | None, bool]] = [(None, True)] * len(searches)
+    with executor_for(None, len(searches), model.n, "diagnose") as pool:
+        futures = {pool.submit(_elastic, model, r, backend, left): k for k, r in enumerate(searches)}
+        for done, fut in enumerate(as_completed(futures), start=2):
+            answers[futures[fut]] = fut.result()
+            if progress is not None:
+                progress(done, 1 + len(searches))
+    combined = answers[0][0] or []
+    alone = combined if len(searches) == 1 else [x for a, _ in answers[1:] if a for x in a]
     return Diagnosis(
-        False, tuple(groups), tuple(labels), tuple(combined), tuple(alternatives), found.irreducible
+        False,
+        tuple(groups),
+        tuple(labels),
+        tuple(combined),
+        tuple(alone),
+        found.irreducible,
+        all(proven for _, proven in answers),
     )

@@ -162,7 +162,7 @@ def explain(
 
     Each margin is one exact re-solve (the application left out, or one of its options pinned
     in), started from the allocation with that change made. The re-solves are independent:
-    they are split into tasks for `executor` (default: a process pool on rounds of 50 or more
+    they are split into tasks for `executor` (default: a pool of threads on rounds of 50 or more
     candidate awards, else this process); the result does not depend on the executor.
     ``progress(done, total)`` is called as re-solves finish.
     """
@@ -260,7 +260,7 @@ def _run(
     if not tasks:
         return []
     key = token(problem)
-    with executor_for(executor, len(tasks), candidates) as pool:
+    with executor_for(executor, len(tasks), candidates, "explain") as pool:
         batches = chunks(tasks, len(tasks))  # one re-solve per task: the finest balance, live progress
         futures = [pool.submit(_optima, key, problem, backend, opts, weights, b) for b in batches]
         done = 0

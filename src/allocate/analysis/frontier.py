@@ -155,7 +155,7 @@ def frontier(
     or up to ``steps`` ε-constraint points (``method="epsilon"``), from outcome to social.
 
     The search's sub-intervals are independent solves, submitted to `executor` as they appear
-    (default: a process pool on rounds of 50 or more candidate awards, else this process); the
+    (default: a pool of threads on rounds of 50 or more candidate awards, else this process); the
     result does not depend on the executor. `progress(done, total)` is called after each solve.
     """
     if method not in ("weights", "epsilon"):
@@ -168,7 +168,7 @@ def frontier(
     O_, S_ = search.outcome, search.social
     key = token(problem)
     args = (key, problem, backend, search.options)
-    with executor_for(executor, 4, search.model.n) as pool:
+    with executor_for(executor, 4, search.model.n, "frontier") as pool:
         ends = [pool.submit(_end, *args, social_first) for social_first in (False, True)]
         ra, rb = (f.result() for f in ends)
         search.solves += 4

@@ -153,7 +153,7 @@ def price_of_rules(
     tolerance. Raises InfeasibleError if the round itself has no allocation meeting every rule.
 
     The re-solves are independent, each started from the round's optimum: they are submitted
-    to `executor` (default: a process pool on rounds of 50 or more candidate awards, else this
+    to `executor` (default: a pool of threads on rounds of 50 or more candidate awards, else this
     process); ``progress(done, total)`` is called as they finish.
     """
     opts = SolverOptions() if options is None else options
@@ -175,7 +175,7 @@ def price_of_rules(
             asked += [(i, float(t)) for t in bands]
     start = [(a.application, a.variant) for a in base.awards]
     options_count = sum(1 + len(a.variants) for a in problem.applications)
-    with executor_for(executor, len(asked), options_count) as pool:
+    with executor_for(executor, len(asked), options_count, "price_of_rules") as pool:
         futures = [pool.submit(_resolve, problem, i, t, backend, opts, start) for i, t in asked]
         position = {f: k for k, f in enumerate(futures)}
         solved: dict[int, Allocation] = {}

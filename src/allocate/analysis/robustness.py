@@ -258,7 +258,7 @@ def robustness(
     `noise` defaults to ``ScoreNoise()`` (panel bias SD 2, per-score SD 4 outcome points).
     Samples are solved in batches (default: 10 batches) submitted to `executor` (any
     `concurrent.futures.Executor`, e.g. a ProcessPoolExecutor or a Dask client's
-    ``get_executor()``; default: a process pool on rounds of 50 or more candidate awards, else
+    ``get_executor()``; default: a pool of threads on rounds of 50 or more candidate awards, else
     this process). Each worker loads the round once and re-solves it per sample with new
     objective and pass-mark pins. ``progress(done, total)`` is
     called as batches finish. The same problem, noise, samples and seed always give the same
@@ -283,7 +283,7 @@ def robustness(
     bare = _without_marks(problem)
     model = compile_problem(bare)
     key = token(bare)
-    with executor_for(executor, len(batches), model.n) as pool:
+    with executor_for(executor, len(batches), model.n, "robustness") as pool:
         futures = [pool.submit(_samples, key, problem, bare, backend, opts, b) for b in batches]
         position = {f: i for i, f in enumerate(futures)}
         results: dict[int, list[frozenset[str] | None]] = {}

@@ -130,7 +130,7 @@ def share_map(
 
     `front` is ``frontier(problem, backend)`` (computed here when None); it must come from
     ``method="weights"``. The frontier and the solves at ties go through `executor` (default:
-    a process pool on large rounds, else this process). Raises SolverError if `solve` and the
+    a pool of threads on large rounds, else one task after another). Raises SolverError if `solve` and the
     frontier disagree on a value.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 100_000:
@@ -161,7 +161,7 @@ def share_map(
         state_at.append(tied[0])
         if len(tied) > 1 or k in (0, steps):
             todo[k] = (tied, max(values))
-    with executor_for(executor, len(todo), len(candidates(problem))) as pool:
+    with executor_for(executor, len(todo), len(candidates(problem)), "what-if page") as pool:
         answers = list(
             pool.map(_solve_at, *zip(*((problem, backend, k / steps, opts) for k in todo), strict=True))
         )

@@ -3,7 +3,7 @@
 Only the objective changes between weightings, so each worker compiles the problem once,
 loads it into one solver session, and re-solves with new objective coefficients, warm-started
 from the previous allocation. Work goes through any `concurrent.futures.Executor` (a process
-pool by default); a Dask ``distributed`` client's ``get_executor()`` works unchanged.
+pool of threads by default); a Dask ``distributed`` client's ``get_executor()`` works unchanged.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from typing import Literal
 
 import numpy as np
@@ -24,7 +24,6 @@ from allocate.errors import InvalidProblemError
 from allocate.finish import finish
 from allocate.model import Problem, Weights
 from allocate.options import SolverOptions
-from allocate.processes import process_pool, stop
 from allocate.result import Allocation
 from allocate.solve import solve
 
@@ -89,7 +88,7 @@ def sweep(
     directly, so every answer is the one ``solve(problem, weights=...)`` gives; every allocation
     is verified. ``method="solve"`` solves each weighting: weightings are split into contiguous
     batches (default: one per CPU), each batch one task re-solving one loaded model. With
-    ``executor=None`` a process pool (start method "spawn") is created and shut down here. The
+    ``executor=None`` a pool of threads is created and shut down here (`executor_for`). The
     split is deterministic, so the same call returns the same allocations, ties included.
     """
     ws = [as_weights(problem, w) for w in weights]
@@ -139,9 +138,7 @@ def _solve_each(
     workers = os.cpu_count() or 1
     size = batch_size or max(1, math.ceil(len(ws) / workers))
     batches = [ws[i : i + size] for i in range(0, len(ws), size)]
-    owned = executor is None
-    pool: Executor = process_pool(min(workers, len(batches))) if executor is None else executor
-    try:
+    with executor_for(executor, len(batches), compile_problem(problem).n, "sweep") as pool:
         futures: dict[Future[list[Allocation]], int] = {
             pool.submit(solve_batch, problem, batch, backend, opts): i for i, batch in enumerate(batches)
         }
@@ -152,12 +149,6 @@ def _solve_each(
             done += len(results[futures[fut]])
             if progress is not None:
                 progress(offset + done, len(ws) + offset if total is None else total)
-    except BaseException:
-        if isinstance(pool, ProcessPoolExecutor) and owned:
-            stop(pool)  # at once: a failed or interrupted sweep does not wait for every solve
-        raise
-    if owned:
-        pool.shutdown()
     return [a for batch in results for a in batch]
 
 
@@ -208,7 +199,7 @@ def _from_frontier(
         out[i] = _read_off(problem, model, index, point.allocation, w, backend, opts)
     # Tied shares are solved as `solve` solves them (no start from a neighbour, which could pick
     # the other of two tied allocations), so the answer is solve's own.
-    with executor_for(executor, len(direct), model.n) as pool:
+    with executor_for(executor, len(direct), model.n, "sweep") as pool:
         futures = [pool.submit(solve, problem, backend, weights=ws[i], options=opts) for i in direct]
         for i, fut in zip(direct, futures, strict=True):
             out[i] = fut.result()

@@ -56,6 +56,7 @@ import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
 from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven
+from allocate.backends.stop import halted, in_side_thread, running
 from allocate.compile import TOTAL_RULE, CompiledProblem
 from allocate.errors import SolverError
 from allocate.schema import MAX_PENCE
@@ -351,12 +352,18 @@ class CpSatSession(PinningSession):
         p.log_search_progress = options.verbose
         # Works around google/or-tools#5293 (wrong "optimal"); see the module docstring.
         p.presolve_inclusion_work_limit = 0
+        # CP-SAT's own SIGINT handler would end the search as if it had finished ("feasible",
+        # exit 0); the signal is left to Python, which stops the solve (allocate.backends.stop).
+        p.catch_sigint_signal = False
         if options.time_limit is not None:
             p.max_time_in_seconds = options.time_limit
         if self.model.n >= LIGHT_PRESOLVE_FROM:
             p.cp_model_probing_level = 0
             p.max_presolve_iterations = 1
-        status = solver.solve(cp)
+        if halted():  # the run is being stopped: no new search
+            p.max_time_in_seconds = 0.0
+        with running(solver.stop_search):
+            status = in_side_thread(lambda: solver.solve(cp))
         has = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         x = np.array(solver.response_proto.solution, dtype=np.float64) if has else None
         obj = float(objective @ x) if x is not None else None

@@ -25,6 +25,7 @@ from allocate.backends.base import (
     proven,
     quiet_stdout,
 )
+from allocate.backends.stop import in_side_thread, running
 from allocate.compile import CompiledProblem
 from allocate.errors import SolverError
 
@@ -78,6 +79,7 @@ class HighsSession(PinningSession):
         start = time.perf_counter()
         self.h = _new_highs()
         self.h.setOptionValue("output_flag", False)
+        self.h.HandleUserInterrupt = True  # so that cancelSolve stops a run (allocate.backends.stop)
         lp = highspy.HighsLp()
         lp.num_col_ = model.n_vars
         lp.num_row_ = model.A.shape[0]
@@ -123,7 +125,10 @@ class HighsSession(PinningSession):
             sol.col_value = list(np.asarray(hint, dtype=np.float64))
             sol.value_valid = True
             h.setSolution(sol)
-        h.run()  # silent: output_flag is off unless verbose
+        # highspy's cancelSolve sets a flag that only its own startSolve clears.
+        h._Highs__solver_should_stop = False  # type: ignore[attr-defined]
+        with running(h.cancelSolve):
+            in_side_thread(h.run)  # silent: output_flag is off unless verbose
         info = h.getInfo()
         has = info.primal_solution_status == _FEASIBLE
         return h.getModelStatus(), info, np.asarray(h.getSolution().col_value) if has else None
