@@ -190,8 +190,9 @@ def _whatif(args: argparse.Namespace) -> int:
         return 2
     try:
         problem = _round(args)
-        print("finding every optimal allocation (the weight frontier)...", file=sys.stderr)
-        page = whatif_page(problem, backend=args.backend, options=SolverOptions(time_limit=args.time_limit))
+        with progress_bar("what-if page: the weight frontier, then ties") as step:
+            options = SolverOptions(time_limit=args.time_limit)
+            page = whatif_page(problem, backend=args.backend, options=options, progress=step)
         atomic.write_text(args.out, page)
     except (AllocateError, OSError, json.JSONDecodeError) as exc:
         return _error(exc)
@@ -297,16 +298,12 @@ def _bench(seed: int, time_limit: float) -> int:
 def _sweep(problem: Problem, shares: list[float], backend: str, out: Path | None) -> int:
     """Solve every social value share with a Rich progress bar; print (and optionally save) a table."""
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
     from allocate.analysis.whatif import sweep
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task("solving weightings", total=len(shares))
-        results = sweep(
-            problem, shares, backend, progress=lambda done, total: bar.update(task, completed=done)
-        )
+    with progress_bar(f"sweep: {len(shares)} social value shares") as step:
+        results = sweep(problem, shares, backend, progress=step)
     table = Table(title=f"{problem.name}: value by social value share")
     for column in ("share", "status", "awards", "value", "outcome", "social", "awarded £"):
         table.add_column(column, justify="right")
@@ -342,7 +339,8 @@ def _analysis(args: argparse.Namespace) -> int:
             from allocate.analysis.diagnose import diagnose
 
             problem = east_sussex_2011(setting="infeasible") if args.demo else read_problem(args.problem)
-            found = diagnose(problem, args.backend)
+            with progress_bar("diagnosing: the clash, then the least fixes") as step:
+                found = diagnose(problem, args.backend, progress=step)
             print(found.text())
             return 0 if found.feasible else 1
         from allocate.analysis.robustness import ScoreNoise, robustness

@@ -38,14 +38,18 @@ def whatif_page(
     options: SolverOptions | None = None,
     steps: int = 1000,
     executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> str:
     """The what-if page of a round as one HTML document.
 
     `frontier` is ``frontier(problem, backend)`` if already computed (else it is computed
     here); the slider has ``steps + 1`` positions, shares 0, 1/steps, ..., 1. Solves go
-    through `executor` (default: a pool of threads on large rounds, else one task after another).
+    through `executor` (default: a pool of threads on large rounds, else one task after another);
+    ``progress(done, total)`` is called as they finish.
     """
-    m = share_map(problem, frontier, backend, options=options, steps=steps, executor=executor)
+    m = share_map(
+        problem, frontier, backend, options=options, steps=steps, executor=executor, progress=progress
+    )
     return _document(problem, m)
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
 from allocate.analysis.frontier import Frontier, frontier
 from allocate.analysis.whatif import TIE_MARGIN, as_weights
-from allocate.analysis.workers import executor_for
+from allocate.analysis.workers import Progress, executor_for
 from allocate.backends import DEFAULT_BACKEND
 from allocate.candidates import Candidate, candidates
 from allocate.errors import InvalidProblemError, SolverError
@@ -125,13 +125,15 @@ def share_map(
     options: SolverOptions | None = None,
     steps: int = 1000,
     executor: Executor | None = None,
+    progress: Progress | None = None,
 ) -> ShareMap:
     """Map every share k/steps to its optimal allocation (see the module docstring).
 
     `front` is ``frontier(problem, backend)`` (computed here when None); it must come from
     ``method="weights"``. The frontier and the solves at ties go through `executor` (default:
-    a pool of threads on large rounds, else one task after another). Raises SolverError if `solve` and the
-    frontier disagree on a value.
+    a pool of threads on large rounds, else one task after another). Raises SolverError if `solve`
+    and the frontier disagree on a value. ``progress(done, total)`` counts the frontier's solves,
+    then the solves at ties.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 100_000:
         raise InvalidProblemError(("steps",), f"must be an integer from 2 to 100000, got {steps!r}")
@@ -140,7 +142,15 @@ def share_map(
         raise InvalidProblemError(
             ("options", "relative_gap"), "must be 0: the page shows exact optima read off the frontier"
         )
-    f = frontier(problem, backend, options=opts, executor=executor) if front is None else front
+    found = 0
+
+    def on_frontier(done: int, total: int) -> None:
+        nonlocal found
+        found = total
+        if progress is not None:
+            progress(done, total + 1)  # the solves at ties are still to come
+
+    f = frontier(problem, backend, options=opts, executor=executor, progress=on_frontier) if front is None else front
     if not f.points or any(p.share_low is None or p.share_high is None for p in f.points):
         raise InvalidProblemError(
             ("frontier",), "must be a weight frontier (method='weights') with at least one point"
@@ -162,9 +172,11 @@ def share_map(
         if len(tied) > 1 or k in (0, steps):
             todo[k] = (tied, max(values))
     with executor_for(executor, len(todo), len(candidates(problem)), "what-if page") as pool:
-        answers = list(
-            pool.map(_solve_at, *zip(*((problem, backend, k / steps, opts) for k in todo), strict=True))
-        )
+        futures = [pool.submit(_solve_at, problem, backend, k / steps, opts) for k in todo]
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if progress is not None:
+                progress(found + done, found + len(futures))
+        answers = [fut.result() for fut in futures]
     ties: dict[int, tuple[int, list[int]]] = {}
     for (k, (tied, best)), a in zip(todo.items(), answers, strict=True):
         if a.status != "optimal" or abs(a.value - best) > TIE_MARGIN * max(1.0, abs(best)):
