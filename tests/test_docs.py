@@ -20,12 +20,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+EAST_SUSSEX = (
+    "from allocate import solve\n"
+    "from allocate.scenarios import east_sussex_2011\n"
+    "problem = east_sussex_2011()\n"
+    "allocation = solve(problem)\n"
+)
+"""The README's analysis block runs on this round too, not only on its two-bid example."""
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SLOW = {"analysis.md", "scenarios.md", "engine.md"}
 """Files whose examples solve the East Sussex reference round many times (frontier, robustness, ...)."""
-SESSION = {"analysis.md"}
-"""Walkthroughs pasted into one interactive session (the script comes in on stdin, so process
-pools do not re-run it in every worker); the others are pasted into a script file."""
+SESSION: set[str] = set()
+"""Walkthroughs pasted into one interactive session (the script comes in on stdin); the others,
+analysis.md included, are pasted into a script file with no ``__main__`` guard."""
 HANG_GUARD = 1800.0
 """Seconds before a file's examples are stopped as hung (a guard, not a performance check)."""
 
@@ -116,3 +123,25 @@ def test_documented_examples_run(doc: Path, tmp_path: Path) -> None:
         assert run.returncode == 0, (
             f"{doc.name}: the Python block at {where[-1] if where else 'the start'} failed:\n{run.stderr[-3000:]}"
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_readme_analysis_block_runs_on_east_sussex(how: str, tmp_path: Path) -> None:
+    """The README's what-if block as pasted, on the 173-bid reference round, from a script file
+    with no ``__main__`` guard and piped to ``python -``: it runs once, whatever the executor."""
+    block = next(b for b in blocks(ROOT / "README.md") if b.language == "python" and "sweep(" in b.code)
+    code = EAST_SUSSEX + "print('### start', flush=True)\n" + block.code
+    script = tmp_path / "what_if.py"
+    script.write_text(code, encoding="utf-8")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    run = subprocess.run(
+        [sys.executable, script.name] if how == "file" else [sys.executable, "-"],
+        input=None if how == "file" else code,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("### start") == 1
