@@ -84,9 +84,11 @@ def _optima(
     outcome, social = model.objective(weights)
     objective = outcome + social
     known = _known(key)
+    check = MarginCheck(model)
     out: list[float | None] = []
     for fix, hint in tasks:
-        raw = loaded.solve(objective, options, hint=_best_start(model, known, objective, fix, hint), fix=fix)
+        start = _best_start(check, known, objective, fix, hint)
+        raw = loaded.solve(objective, options, hint=start, fix=fix)
         out.append(None if raw.x is None else float(objective @ np.round(raw.x)))
         if raw.x is not None and len(known) < _KNOWN:
             known.append(np.round(raw.x))
@@ -108,7 +110,7 @@ def _known(key: str) -> list[np.ndarray]:
 
 
 def _best_start(
-    model: CompiledProblem,
+    check: MarginCheck,
     known: list[np.ndarray],
     objective: np.ndarray,
     fix: dict[int, int],
@@ -121,7 +123,6 @@ def _best_start(
     """
     cols = np.fromiter(fix.keys(), dtype=np.int64)
     vals = np.fromiter(fix.values(), dtype=np.float64)
-    check = MarginCheck(model)
     best, best_value = start, -np.inf
     for x in known:
         if np.all(x[cols] == vals) and objective @ x > best_value and not check.broken(x):
