@@ -67,6 +67,10 @@ MODULES: dict[str, str] = {
 """Old module (under ``allocate.``) -> new module. analysis/, io/ (but frames), scenarios/ and
 cli stay where they are."""
 
+PUBLIC_FUNCTIONS = {"solve", "verify", "whatif_page"}
+"""Old modules that are also public functions of `allocate` (``allocate.solve``): in prose, only
+``allocate.solve.x`` or a quoted module name is a module path."""
+
 NAMES: dict[tuple[str, str], str] = {
     **{
         ("allocate.domain.model", name): "allocate.domain.parts"
@@ -82,15 +86,19 @@ NAMES: dict[tuple[str, str], str] = {
 }  # fmt: skip
 """(module, name) -> the module the name moved to, after the modules moved (docs/architecture.md)."""
 
+SUBMODULES: dict[tuple[str, str], str] = {
+    ("allocate", old): "allocate." + new.rpartition(".")[0]
+    for old, new in MODULES.items()
+    if "." not in old and old not in PUBLIC_FUNCTIONS  # `from allocate import solve`: the function
+}
+"""``from allocate import schema`` (a module) -> ``from allocate.domain import schema``."""
+
 PACKAGES = {
     "domain": '"""The domain: a grants round as validated, immutable data, its rules, and their accounting."""\n',
     "engine": '"""The engine: a Problem compiled, solved by a backend, verified, certified; the Allocation."""\n',
     "presentation": '"""Presentation: an allocation in words, summaries, notebook frames, reports and pages."""\n',
 }
 
-PUBLIC_FUNCTIONS = {"solve", "verify"}
-"""Old modules that are also public functions of `allocate` (``allocate.solve``): in prose, only
-``allocate.solve.x`` or a quoted module name is a module path."""
 
 
 def move() -> None:
@@ -111,7 +119,6 @@ def move() -> None:
 
 _OLD = "|".join(re.escape(m) for m in sorted(MODULES, key=len, reverse=True))
 _DOTTED = re.compile(rf"(?<![\w.])allocate\.({_OLD})(?![\w])")
-_FROM_PACKAGE = re.compile(r"^(\s*)from allocate import (\w+)\s*$", re.M)
 
 
 def _rewrite_text(text: str) -> str:
@@ -120,22 +127,15 @@ def _rewrite_text(text: str) -> str:
         if old in PUBLIC_FUNCTIONS:
             line_start = text.rfind("\n", 0, m.start()) + 1
             line = text[line_start : text.find("\n", m.end()) if "\n" in text[m.end() :] else len(text)]
-            after = text[m.end() : m.end() + 1]
+            after = text[m.end() : m.end() + 2]
             before = text[m.start() - 1 : m.start()] if m.start() else ""
             code = re.match(r"\s*(from|import)\s", line) is not None
-            quoted = before in "\"'" and after in "\"'" and before != ""
-            if not (code or quoted or after == "."):
+            quoted = before != "" and before in "\"'" and after[:1] in ("\"", "'")
+            if not (code or quoted or re.match(r"\.\w", after)):
                 return m.group(0)
         return f"allocate.{MODULES[old]}"
 
-    def from_package(m: re.Match[str]) -> str:
-        name = m.group(2)
-        if name in MODULES and "." in MODULES[name]:
-            package, _, module = MODULES[name].rpartition(".")
-            return f"{m.group(1)}from allocate.{package} import {module}"
-        return m.group(0)
-
-    return _FROM_PACKAGE.sub(from_package, _DOTTED.sub(dotted, text))
+    return _DOTTED.sub(dotted, text)
 
 
 def _files(paths: list[str]) -> list[Path]:
@@ -155,14 +155,15 @@ def rewrite(paths: list[str]) -> None:
         if new != text:
             f.write_text(new, encoding="utf-8")
             print(f"rewrote {f}")
+    names(paths, SUBMODULES)
 
 
-def _split_import(node: ast.ImportFrom, indent: str) -> str | None:
+def _split_import(node: ast.ImportFrom, indent: str, table: dict[tuple[str, str], str]) -> str | None:
     """The import statement(s) for `node` with moved names imported from where they are now."""
     module = node.module or ""
     groups: dict[str, list[str]] = {}
     for alias in node.names:
-        target = NAMES.get((module, alias.name), module)
+        target = table.get((module, alias.name), module)
         text = alias.name if alias.asname is None else f"{alias.name} as {alias.asname}"
         groups.setdefault(target, []).append(text)
     if list(groups) == [module]:
@@ -170,7 +171,7 @@ def _split_import(node: ast.ImportFrom, indent: str) -> str | None:
     return "\n".join(f"{indent}from {m} import {', '.join(names)}" for m, names in groups.items())
 
 
-def names(paths: list[str]) -> None:
+def names(paths: list[str], table: dict[tuple[str, str], str] = NAMES) -> None:
     for f in _files(paths):
         if f.suffix != ".py":
             continue
@@ -180,7 +181,7 @@ def names(paths: list[str]) -> None:
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.end_lineno is not None:
                 indent = re.match(r"\s*", lines[node.lineno - 1]).group()  # type: ignore[union-attr]
-                new = _split_import(node, indent)
+                new = _split_import(node, indent, table)
                 if new is not None:
                     edits.append((node.lineno - 1, node.end_lineno, new + "\n"))
         for start, end, new in sorted(edits, reverse=True):

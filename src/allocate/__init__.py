@@ -13,11 +13,8 @@ from allocate.analysis.moderate import Moderation, PanelEffect, moderate
 from allocate.analysis.price import RulePrice, price_of_rules
 from allocate.analysis.robustness import Robustness, ScoreNoise, robustness
 from allocate.analysis.whatif import sweep
-from allocate.backends import DEFAULT_BACKEND
-from allocate.backends import NAMES as BACKENDS
-from allocate.commitments import Commitment, commitments_from
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.errors import (
+from allocate.domain.commitments import Commitment, commitments_from
+from allocate.domain.errors import (
     AllocateError,
     CertificationError,
     InfeasibleError,
@@ -25,7 +22,7 @@ from allocate.errors import (
     SolverError,
     VerificationError,
 )
-from allocate.model import (
+from allocate.domain.model import (
     Application,
     Budget,
     ClientGroup,
@@ -36,9 +33,7 @@ from allocate.model import (
     Variant,
     Weights,
 )
-from allocate.options import SolverOptions
-from allocate.result import Allocation, Award, Certificate, RuleReport
-from allocate.rules import (
+from allocate.domain.rules import (
     Coverage,
     EqualityGap,
     Exclusive,
@@ -52,10 +47,15 @@ from allocate.rules import (
     Requires,
     Rule,
 )
-from allocate.solve import solve
-from allocate.tally import cell_key
-from allocate.verify import Verification, verify
-from allocate.whatif_page import whatif_page
+from allocate.domain.tally import cell_key
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.backends import NAMES as BACKENDS
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation, Award, Certificate, RuleReport
+from allocate.engine.solve import solve
+from allocate.engine.verify import Verification, verify
+from allocate.presentation.whatif_page import whatif_page
 
 __all__ = [
     "BACKENDS",

@@ -1,7 +1,7 @@
 """Infeasibility diagnosis a commissioner can act on.
 
 `diagnose(problem)` finds an irreducible set of clashing rules (deletion filter, see
-`allocate.conflict`) and then the least relaxation of those rows that restores feasibility:
+`allocate.engine.conflict`) and then the least relaxation of those rows that restores feasibility:
 elastic variables on each clashing row, minimising the total relaxation (in pounds for money
 rows, in awards or organisations for count rows; each row's unit is the one it was compiled
 with) with every other rule kept. It also gives, for each clashing
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import Backend, solve_once
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.conflict import find_conflict
-from allocate.model import Problem
-from allocate.options import SolverOptions
-from allocate.summary import pounds
+from allocate.domain.model import Problem
+from allocate.engine.backends import DEFAULT_BACKEND, get_backend
+from allocate.engine.backends.base import Backend, solve_once
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.conflict import find_conflict
+from allocate.engine.options import SolverOptions
+from allocate.presentation.summary import pounds
 
 _MONEY = ("pence", "share")
 """Row units measured in pence (a share row compares attributed money with a share of the total)."""

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocate.analysis.workers import Progress, executor_for, start_from
-from allocate.backends import DEFAULT_BACKEND
-from allocate.compile import compile_problem
-from allocate.errors import InfeasibleError, InvalidProblemError
-from allocate.model import Problem
-from allocate.options import SolverOptions
-from allocate.result import Allocation
-from allocate.rules import EqualityGap, RuleBase
-from allocate.solve import solve
-from allocate.summary import pounds
+from allocate.domain.errors import InfeasibleError, InvalidProblemError
+from allocate.domain.model import Problem
+from allocate.domain.rules import EqualityGap, RuleBase
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.compile import compile_problem
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation
+from allocate.engine.solve import solve
+from allocate.presentation.summary import pounds
 
 DEFAULT_TOLERANCES: tuple[float, ...] = (0.02, 0.05, 0.10)
 

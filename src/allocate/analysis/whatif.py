@@ -17,16 +17,16 @@ from typing import Literal
 import numpy as np
 
 from allocate.analysis.workers import Progress, executor_for
-from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import RawSolution
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.errors import InvalidProblemError
-from allocate.finish import finish
-from allocate.model import Problem, Weights
-from allocate.options import SolverOptions
-from allocate.processes import process_pool, stop
-from allocate.result import Allocation
-from allocate.solve import solve
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.model import Problem, Weights
+from allocate.engine.backends import DEFAULT_BACKEND, get_backend
+from allocate.engine.backends.base import RawSolution
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.finish import finish
+from allocate.engine.options import SolverOptions
+from allocate.engine.processes import process_pool, stop
+from allocate.engine.result import Allocation
+from allocate.engine.solve import solve
 
 FRONTIER_FROM = 24
 """With ``method="auto"``, sweeps of at least this many shares of one weighting family are read

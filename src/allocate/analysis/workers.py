@@ -11,7 +11,7 @@ A task's answer depends only on its arguments (the model, objective, fixed varia
 starting allocation it is given), never on which worker ran it or what that worker ran before:
 solver sessions clear their search between solves. The one thing a session keeps is the rows
 that exclude an allocation a solver rounded past a rule's margin (rare; valid for every
-objective, see `allocate.backends.base.PinningSession`).
+objective, see `allocate.engine.backends.base.PinningSession`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from allocate.backends import get_backend
-from allocate.backends.base import Session
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.model import Problem
-from allocate.processes import process_pool, stopping
+from allocate.domain.model import Problem
+from allocate.engine.backends import get_backend
+from allocate.engine.backends.base import Session
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.processes import process_pool, stopping
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ def executor_for(executor: Executor | None, tasks: int, candidates: int) -> Iter
     """`executor`, or a default: a process pool ("spawn") for rounds worth it, else `Serial`.
 
     A pool made here is shut down on leaving, and its workers stopped at once if the block
-    fails or is interrupted (`allocate.processes`).
+    fails or is interrupted (`allocate.engine.processes`).
     """
     if executor is not None:
         yield executor

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, NamedTuple, SupportsIndex, overload
 
 import numpy as np
 
-from allocate.columns import Columns, Ragged
+from allocate.domain.columns import Columns, Ragged
 
 if TYPE_CHECKING:
-    from allocate.model import Application, Problem, Variant
+    from allocate.domain.model import Application, Problem, Variant
 
 
 class Candidate(NamedTuple):

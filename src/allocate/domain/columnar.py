@@ -1,11 +1,11 @@
 """A Problem from columns (`Problem.from_columns`): arrays, a DataFrame or an Arrow table.
 
 The same checks as ``Problem(...)``, in the same order, with the same errors, made on whole
-columns: screens (`allocate.screen`) find the rows that may break a rule, and the first of
+columns: screens (`allocate.domain.screen`) find the rows that may break a rule, and the first of
 them is checked object by object (`Application.model_validate`, `check_application`), whose
 error is raised; a flagged row that passes was a false alarm, and the next is checked. Checks
 across rows (unique ids, a variant's application) are made on arrays. The Problem keeps the
-columns (`allocate.columns`) and makes its Application objects when they are first read.
+columns (`allocate.domain.columns`) and makes its Application objects when they are first read.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 from pydantic import create_model
 
-from allocate import screen
-from allocate.columns import Columns, Ragged, Unbuilt, VariantColumns, frozen
-from allocate.errors import InvalidProblemError, Loc
-from allocate.io.frames import Column, Frame, missing, read_frame
-from allocate.model import Application, Problem, RoundFacts, Variant, check_application, check_round
-from allocate.schema import Frozen
+from allocate.domain import screen
+from allocate.domain.columns import Columns, Ragged, Unbuilt, VariantColumns, frozen
+from allocate.domain.errors import InvalidProblemError, Loc
+from allocate.domain.frames import Column, Frame, missing, read_frame
+from allocate.domain.model import Application, Problem, RoundFacts, Variant, check_application, check_round
+from allocate.domain.schema import Frozen
 
 APPLICATION_COLUMNS = tuple(f for f in Application.model_fields if f != "variants")
 """The columns of `applications`: every Application field but variants (their own table)."""

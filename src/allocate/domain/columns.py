@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from allocate.model import Application, Problem, Variant
+    from allocate.domain.model import Application, Problem, Variant
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,7 +257,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _applications(columns: Columns) -> tuple[Application, ...]:
-    from allocate.model import Application, PanelScores
+    from allocate.domain.model import Application, PanelScores
 
     n = len(columns)
     v = columns.variants
@@ -287,7 +287,7 @@ def _applications(columns: Columns) -> tuple[Application, ...]:
 
 
 def _variants(v: VariantColumns) -> list[Variant]:
-    from allocate.model import Variant
+    from allocate.domain.model import Variant
 
     by_field: dict[str, Any] = {
         "id": v.ids,

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from allocate.errors import InvalidProblemError
-from allocate.schema import Frozen, Key, Name, PenceOrZero, no_repeats
-from allocate.tally import Dimension, cell_key
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.schema import Frozen, Key, Name, PenceOrZero, no_repeats
+from allocate.domain.tally import Dimension, cell_key
 
 if TYPE_CHECKING:
-    from allocate.model import Problem
-    from allocate.result import Allocation
+    from allocate.domain.model import Problem
+    from allocate.engine.result import Allocation
 
 CountsToward = Literal["coverage", "equality_gap", "organisation_cap", "min_spend"]
 """The rules (by kind) a commitment's money and award may count toward."""
@@ -150,7 +150,7 @@ def commitments_from(
     application (``/variant`` when a variant was awarded); districts served are the awarded
     option's, client groups and own tags the application's.
     """
-    from allocate.verify import resolve
+    from allocate.engine.verify import resolve
 
     if isinstance(years_later, bool) or not isinstance(years_later, numbers.Integral) or years_later < 0:
         raise InvalidProblemError(("commitments_from", "years_later"), f"must be a whole number >= 0, not {years_later!r}")

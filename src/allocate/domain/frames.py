@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from allocate.errors import InvalidProblemError
+from allocate.domain.errors import InvalidProblemError
 
 Column = np.ndarray | list[Any]
 

@@ -16,11 +16,11 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
-from allocate.columns import application_tags, built
-from allocate.commitments import Commitment
-from allocate.errors import InvalidProblemError, Loc
-from allocate.rules import Rule
-from allocate.schema import (
+from allocate.domain.columns import application_tags, built
+from allocate.domain.commitments import Commitment
+from allocate.domain.errors import InvalidProblemError, Loc
+from allocate.domain.rules import Rule
+from allocate.domain.schema import (
     MAX_COUNT,
     MAX_SCORE,
     Count,
@@ -303,7 +303,7 @@ class Problem(Frozen):
         are made, with the same errors, naming the first bad row and field; the Application
         objects are made when `applications` is first read.
         """
-        from allocate.columnar import problem_from_columns
+        from allocate.domain.columnar import problem_from_columns
 
         return problem_from_columns(applications, variants, fields)
 

@@ -24,15 +24,15 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, StrictBool, model_validator
 
-from allocate import commitments
-from allocate.columns import application_ids, columns_of, organisations, served_cells
-from allocate.errors import InvalidProblemError, Loc
-from allocate.schema import MAX_COUNT, Count, Frozen, Name, Pence, PenceOrZero, field_error
-from allocate.tally import Dimension, Tally
+from allocate.domain import commitments
+from allocate.domain.columns import application_ids, columns_of, organisations, served_cells
+from allocate.domain.errors import InvalidProblemError, Loc
+from allocate.domain.schema import MAX_COUNT, Count, Frozen, Name, Pence, PenceOrZero, field_error
+from allocate.domain.tally import Dimension, Tally
 
 if TYPE_CHECKING:
-    from allocate.compile import CompileContext
-    from allocate.model import Problem
+    from allocate.domain.model import Problem
+    from allocate.engine.compile import CompileContext
 
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Sense = Literal["<=", ">="]

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from allocate.errors import InvalidProblemError, Loc
+from allocate.domain.errors import InvalidProblemError, Loc
 
 MAX_PENCE = 10**12
 """The largest amount of money (pence, £10bn) in a round: every backend is checked up to it

@@ -1,8 +1,8 @@
 """Vectorised screens of columns: each field's rules tested on whole arrays.
 
-A screen reads one column (see `allocate.io.frames`; None: the column is absent) and returns its
+A screen reads one column (see `allocate.domain.frames`; None: the column is absent) and returns its
 values in the form a round's columns hold, with `bad`: the rows that may break a rule of the
-field's type (`allocate.schema`: strict types, ranges, text a file can store, no item twice; a
+field's type (`allocate.domain.schema`: strict types, ranges, text a file can store, no item twice; a
 profile summing to the cost). A screen may flag a valid row (the object-by-object check then
 clears it) but never passes an invalid one. A flagged row's values are placeholders.
 `applications` and `variants` screen every column of their table.
@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from allocate.io.frames import Column, Frame
-from allocate.model import Application
-from allocate.schema import MAX_COUNT, MAX_PENCE, MAX_SCORE, MAX_TEXT, unstorable
+from allocate.domain.frames import Column, Frame
+from allocate.domain.model import Application
+from allocate.domain.schema import MAX_COUNT, MAX_PENCE, MAX_SCORE, MAX_TEXT, unstorable
 
 NAME_MAX = 200
-"""The longest id or name (`allocate.schema.Name`)."""
+"""The longest id or name (`allocate.domain.schema.Name`)."""
 DEFAULT_SOCIAL: tuple[float, ...] = Application.model_fields["social_scores"].default
 _INT64_MAX = np.iinfo(np.int64).max
 _SEQUENCES = (tuple, list, np.ndarray)
@@ -128,7 +128,7 @@ def text(
 
 
 def _unstorable(text: str) -> bool:
-    """Whether `text` holds a character no file can store (`allocate.schema.unstorable`). Every
+    """Whether `text` holds a character no file can store (`allocate.domain.schema.unstorable`). Every
     such character is unprintable, and `str.isprintable` clears most text at C speed."""
     return not text.isprintable() and unstorable(text) is not None
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from allocate.candidates import Candidate
-    from allocate.model import Problem, Weights
+    from allocate.domain.candidates import Candidate
+    from allocate.domain.model import Problem, Weights
 
 Dimension = Literal["district", "client_group", "cell", "tag"]
 """What money is counted by: districts and client groups (attributed pro rata), their cells,

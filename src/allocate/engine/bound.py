@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from allocate.compile import BUDGET_RULE, CompiledProblem
+from allocate.engine.compile import BUDGET_RULE, CompiledProblem
 
 
 def budget_bound(model: CompiledProblem, objective: np.ndarray) -> float | None:

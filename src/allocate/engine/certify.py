@@ -21,15 +21,15 @@ import time
 
 import numpy as np
 
-from allocate.backends import NAMES, get_backend
-from allocate.backends.base import RawSolution, largest_amount, relative_gap, solve_once
-from allocate.compile import CompiledProblem
-from allocate.conflict import group_name, restrict
-from allocate.errors import AllocateError, CertificationError, InvalidProblemError
-from allocate.finish import finish
-from allocate.model import Problem, Weights
-from allocate.options import SolverOptions
-from allocate.result import Allocation, Certificate
+from allocate.domain.errors import AllocateError, CertificationError, InvalidProblemError
+from allocate.domain.model import Problem, Weights
+from allocate.engine.backends import NAMES, get_backend
+from allocate.engine.backends.base import RawSolution, largest_amount, relative_gap, solve_once
+from allocate.engine.compile import CompiledProblem
+from allocate.engine.conflict import group_name, restrict
+from allocate.engine.finish import finish
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation, Certificate
 
 VALUE_REL = 1e-9
 VALUE_ABS = 1e-6

@@ -41,12 +41,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from allocate import commitments
-from allocate.candidates import Candidates, candidate_arrays
-from allocate.columns import columns_of
-from allocate.model import Problem, Weights
-from allocate.rules import RowUnit, budget_label, variants_label
-from allocate.tally import Dimension, cell_key
+from allocate.domain import commitments
+from allocate.domain.candidates import Candidates, candidate_arrays
+from allocate.domain.columns import columns_of
+from allocate.domain.model import Problem, Weights
+from allocate.domain.rules import RowUnit, budget_label, variants_label
+from allocate.domain.tally import Dimension, cell_key
 
 
 def _incidence(index: np.ndarray, k: int, n: int) -> sp.csr_matrix:

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from allocate.backends.base import Backend, solve_once
-from allocate.compile import BUDGET_RULE, ROW_FIELDS, VARIANTS_RULE, CompiledProblem
-from allocate.options import SolverOptions
+from allocate.engine.backends.base import Backend, solve_once
+from allocate.engine.compile import BUDGET_RULE, ROW_FIELDS, VARIANTS_RULE, CompiledProblem
+from allocate.engine.options import SolverOptions
 
 MAX_ROWS_FOR_ROW_FILTER = 60
 

@@ -21,7 +21,7 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
-from allocate.compile import TOTAL_RULE, CompiledProblem
+from allocate.engine.compile import TOTAL_RULE, CompiledProblem
 
 CONSTRUCT_FROM = 10_000
 """`solve` builds a start on rounds with at least this many candidate awards. Measured

@@ -11,16 +11,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
-from allocate.backends import get_backend
-from allocate.backends.base import RawSolution, relative_gap
-from allocate.compile import CompiledProblem
-from allocate.conflict import find_conflict
-from allocate.errors import SolverError, VerificationError
-from allocate.model import Problem, Weights
-from allocate.options import SolverOptions
-from allocate.result import Allocation, Award, RuleReport, SolverInfo
-from allocate.tally import candidate_value
-from allocate.verify import verify
+from allocate.domain.errors import SolverError, VerificationError
+from allocate.domain.model import Problem, Weights
+from allocate.domain.tally import candidate_value
+from allocate.engine.backends import get_backend
+from allocate.engine.backends.base import RawSolution, relative_gap
+from allocate.engine.compile import CompiledProblem
+from allocate.engine.conflict import find_conflict
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation, Award, RuleReport, SolverInfo
+from allocate.engine.verify import verify
 
 
 @functools.cache

@@ -7,9 +7,9 @@ answer is judged by `allocate.verify` like any other, so the rules it breaks are
 
 from __future__ import annotations
 
-from allocate.candidates import candidates
-from allocate.model import Problem
-from allocate.rules import PassMark, Pot
+from allocate.domain.candidates import candidates
+from allocate.domain.model import Problem
+from allocate.domain.rules import PassMark, Pot
 
 
 def rank_and_fund(problem: Problem) -> list[tuple[str, str | None]]:

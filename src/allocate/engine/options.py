@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
 
-from allocate.schema import Frozen
+from allocate.domain.schema import Frozen
 
 Status = Literal["optimal", "feasible", "infeasible", "no_solution"]
 """optimal: proven within the requested gap; feasible: stopped (time limit) with an

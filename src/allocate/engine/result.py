@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from allocate.model import Weights
-from allocate.options import SolverOptions, Status
-from allocate.schema import Frozen
+from allocate.domain.model import Weights
+from allocate.domain.schema import Frozen
+from allocate.engine.options import SolverOptions, Status
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from allocate.model import Problem
-    from allocate.outcomes import Outcome
+    from allocate.domain.model import Problem
+    from allocate.presentation.outcomes import Outcome
 
 
 class Award(Frozen):
@@ -109,7 +109,7 @@ class Allocation(Frozen):
 
     def __repr__(self) -> str:
         """One line (status, awards, money, value): the full record is `to_dict`."""
-        from allocate.notebook import short_repr
+        from allocate.presentation.notebook import short_repr
 
         return short_repr(self)
 
@@ -117,19 +117,19 @@ class Allocation(Frozen):
 
     def _repr_html_(self) -> str:
         """Jupyter: the summary and the top of the award and binding-rule tables."""
-        from allocate.notebook import html
+        from allocate.presentation.notebook import html
 
         return html(self)
 
     def to_frame(self, problem: Problem) -> pd.DataFrame:
         """The awards joined with their applications (title, districts, client groups), £ amounts."""
-        from allocate.notebook import awards_frame
+        from allocate.presentation.notebook import awards_frame
 
         return awards_frame(problem, self)
 
     def rules_frame(self, problem: Problem | None = None) -> pd.DataFrame:
         """The rules report, money in £ (with `problem`: each rule row in plain words too)."""
-        from allocate.notebook import rules_frame
+        from allocate.presentation.notebook import rules_frame
 
         return rules_frame(self, problem)
 
@@ -137,8 +137,8 @@ class Allocation(Frozen):
         self, problem: Problem, backend: str | None = None, *, margins: bool = True
     ) -> list[Outcome]:
         """Every application and option: funded or not, £, the reason in plain words and the
-        margin (see `allocate.outcomes`; margins re-solve the round once per application)."""
-        from allocate.outcomes import outcomes
+        margin (see `allocate.presentation.outcomes`; margins re-solve the round once per application)."""
+        from allocate.presentation.outcomes import outcomes
 
         return outcomes(problem, self, backend or self.solver.backend, margins=margins)
 

@@ -8,18 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import RawSolution, RawStatus, out_of_time, proven, solve_once
-from allocate.bound import budget_bound
-from allocate.certify import certify as certify_claim
-from allocate.certify import checker_for
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.construct import CONSTRUCT_FROM, construct
-from allocate.errors import InvalidProblemError, SolverError, VerificationError
-from allocate.finish import finish
-from allocate.model import Problem, Weights
-from allocate.options import SolverOptions
-from allocate.result import Allocation
+from allocate.domain.errors import InvalidProblemError, SolverError, VerificationError
+from allocate.domain.model import Problem, Weights
+from allocate.engine.backends import DEFAULT_BACKEND, get_backend
+from allocate.engine.backends.base import RawSolution, RawStatus, out_of_time, proven, solve_once
+from allocate.engine.bound import budget_bound
+from allocate.engine.certify import certify as certify_claim
+from allocate.engine.certify import checker_for
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.construct import CONSTRUCT_FROM, construct
+from allocate.engine.finish import finish
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation
 
 CONSTRUCT_SECONDS_PER_NONZERO = 1.5e-6
 """Measured time to build the start (7 s at 173,000 applications, 5.2m non-zeros): it is built
@@ -56,12 +56,12 @@ def solve(
     ``time_limit`` bounds the whole call: compiling and loading the model count against it.
     ``construct_start`` (default: on rounds of `CONSTRUCT_FROM` candidate awards or more, when
     no `hint` is given) first builds a greedy allocation that meets every rule
-    (`allocate.construct`), hands it to the solver as its start and keeps it as the answer
+    (`allocate.engine.construct`), hands it to the solver as its start and keeps it as the answer
     ("feasible", with the solver's bound) if the solver finds nothing better in time.
 
     ``certify=True`` (or the name of a backend) has a second, different backend check the
     claim ("optimal" or "infeasible"); the Allocation records its ``certificate``, and a
-    contradiction raises CertificationError (see `allocate.certify`).
+    contradiction raises CertificationError (see `allocate.engine.certify`).
     """
     started = time.perf_counter()
     if isinstance(problem, dict):

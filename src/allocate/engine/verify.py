@@ -16,13 +16,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from allocate import commitments
-from allocate.candidates import Candidate, options
-from allocate.compile import FRACTION_MARGIN
-from allocate.model import Problem, Weights
-from allocate.money import amount
-from allocate.rules import RuleCheck, budget_label, variants_label
-from allocate.tally import Tally, candidate_value
+from allocate.domain import commitments
+from allocate.domain.candidates import Candidate, options
+from allocate.domain.model import Problem, Weights
+from allocate.domain.money import amount
+from allocate.domain.rules import RuleCheck, budget_label, variants_label
+from allocate.domain.tally import Tally, candidate_value
+from allocate.engine.compile import FRACTION_MARGIN
 
 TOLERANCE = 2 * FRACTION_MARGIN
 

@@ -19,11 +19,11 @@ from typing import Annotated
 
 from pydantic import Field
 
-from allocate.errors import InvalidProblemError
-from allocate.model import Problem
-from allocate.result import Allocation
-from allocate.schema import Frozen, Name
-from allocate.verify import resolve
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.model import Problem
+from allocate.domain.schema import Frozen, Name
+from allocate.engine.result import Allocation
+from allocate.engine.verify import resolve
 
 
 class Proxy(Frozen):

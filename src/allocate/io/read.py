@@ -14,13 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from allocate.commitments import Commitment
-from allocate.errors import InvalidProblemError, Loc
-from allocate.io import cells, jsontext, numbers, panel_scores, publisher, workbook
-from allocate.io import commitments as commitment_table
-from allocate.io.cells import LIST_SEPARATOR, Raw, Row, Spec, Table, decode, empty, numbered_columns
-from allocate.io.safe import restore
-from allocate.model import (
+from allocate.domain.commitments import Commitment
+from allocate.domain.errors import InvalidProblemError, Loc
+from allocate.domain.model import (
     SOCIAL_OBJECTIVES,
     Attribution,
     Budget,
@@ -31,7 +27,11 @@ from allocate.model import (
     ScoreScale,
     Weights,
 )
-from allocate.rules import Rule
+from allocate.domain.rules import Rule
+from allocate.io import cells, jsontext, numbers, panel_scores, publisher, workbook
+from allocate.io import commitments as commitment_table
+from allocate.io.cells import LIST_SEPARATOR, Raw, Row, Spec, Table, decode, empty, numbered_columns
+from allocate.io.safe import restore
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,9 +9,9 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from allocate.model import Problem
-from allocate.money import amount, in_pounds, pounds
-from allocate.result import Allocation
+from allocate.domain.model import Problem
+from allocate.domain.money import amount, in_pounds, pounds
+from allocate.engine.result import Allocation
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,7 +111,7 @@ def rules_frame(a: Allocation, problem: Problem | None = None) -> pd.DataFrame:
 
     said: dict[str, str] = {}
     if problem is not None:
-        from allocate.wording import sentences
+        from allocate.presentation.wording import sentences
 
         said = sentences(problem)
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from allocate.backends import DEFAULT_BACKEND
-from allocate.model import Application, Problem, Variant
-from allocate.money import in_pounds, pounds
-from allocate.options import SolverOptions
-from allocate.result import Allocation, Award
-from allocate.rules import Exclusive, Lock, PassMark
-from allocate.wording import words
+from allocate.domain.model import Application, Problem, Variant
+from allocate.domain.money import in_pounds, pounds
+from allocate.domain.rules import Exclusive, Lock, PassMark
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation, Award
+from allocate.presentation.wording import words
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -244,10 +244,10 @@ def _blocking_rows(
 ) -> tuple[str, ...]:
     """The rules that clash once `app` is funded, in plain words (the round's rows named by the core's
     conflict finder on the round with the application locked in)."""
-    from allocate.backends import get_backend
-    from allocate.compile import compile_problem
-    from allocate.conflict import find_conflict
-    from allocate.wording import sentences
+    from allocate.engine.backends import get_backend
+    from allocate.engine.compile import compile_problem
+    from allocate.engine.conflict import find_conflict
+    from allocate.presentation.wording import sentences
 
     forced = problem.replace(rules=(*problem.rules, Lock(application=app.id)))
     found = find_conflict(compile_problem(forced), get_backend(backend), options or SolverOptions())

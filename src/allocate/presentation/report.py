@@ -17,18 +17,18 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
-from allocate.model import Problem
-from allocate.money import amount, pounds
-from allocate.result import Allocation, RuleReport
-from allocate.tally import Dimension, Tally
-from allocate.verify import resolve
-from allocate.wording import sentences, words
+from allocate.domain.model import Problem
+from allocate.domain.money import amount, pounds
+from allocate.domain.tally import Dimension, Tally
+from allocate.engine.result import Allocation, RuleReport
+from allocate.engine.verify import resolve
+from allocate.presentation.wording import sentences, words
 
 if TYPE_CHECKING:
     from allocate.analysis.explain import Explanation, Explanations
     from allocate.analysis.frontier import Frontier, FrontierPoint
     from allocate.analysis.moderate import Moderation
-    from allocate.outcomes import Outcome
+    from allocate.presentation.outcomes import Outcome
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 1.5rem auto;
@@ -457,11 +457,11 @@ def html_report(
 
     `moderation` (from `allocate.moderate`) adds a panel-effect section.
 
-    `outcomes` (from `allocate.outcomes.outcomes`, with margins) gives every application's reason;
+    `outcomes` (from `allocate.presentation.outcomes.outcomes`, with margins) gives every application's reason;
     without it the table is made without re-solving (reasons that need margins say so).
     """
     from allocate.analysis.moderate import panel_effect_html
-    from allocate.outcomes import outcomes as outcome_rows
+    from allocate.presentation.outcomes import outcomes as outcome_rows
 
     title = f"Grant allocation: {problem.name}"
     tally = None

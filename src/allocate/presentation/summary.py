@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from allocate import commitments
-from allocate.model import Problem
-from allocate.money import pounds as pounds  # re-exported: callers use summary.pounds
-from allocate.result import Allocation
-from allocate.tally import Tally
-from allocate.verify import resolve
+from allocate.domain import commitments
+from allocate.domain.model import Problem
+from allocate.domain.money import pounds as pounds  # re-exported: callers use summary.pounds
+from allocate.domain.tally import Tally
+from allocate.engine.result import Allocation
+from allocate.engine.verify import resolve
 
 
 def summarise(problem: Problem, allocation: Allocation) -> str:

@@ -21,13 +21,13 @@ from typing import Any
 
 from allocate.analysis.frontier import Frontier
 from allocate.analysis.share_map import Change, ShareMap, State, award_key, share_map
-from allocate.backends import DEFAULT_BACKEND
-from allocate.candidates import Candidate
-from allocate.finish import library_version
-from allocate.model import Problem
-from allocate.options import SolverOptions
-from allocate.summary import pounds
-from allocate.tally import Tally
+from allocate.domain.candidates import Candidate
+from allocate.domain.model import Problem
+from allocate.domain.tally import Tally
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.finish import library_version
+from allocate.engine.options import SolverOptions
+from allocate.presentation.summary import pounds
 
 
 def whatif_page(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from allocate.model import Problem
-from allocate.money import pounds
-from allocate.rules import (
+from allocate.domain.model import Problem
+from allocate.domain.money import pounds
+from allocate.domain.rules import (
     Coverage,
     EqualityGap,
     Exclusive,
@@ -28,7 +28,7 @@ from allocate.rules import (
     budget_label,
     variants_label,
 )
-from allocate.tally import cell_key
+from allocate.domain.tally import cell_key
 
 
 def words(key: str) -> str:

@@ -13,8 +13,8 @@ import importlib.util
 from dataclasses import dataclass
 from typing import cast
 
-from allocate.backends.base import Backend, RawSolution, Session, SolverOptions, solve_once
-from allocate.errors import SolverError
+from allocate.domain.errors import SolverError
+from allocate.engine.backends.base import Backend, RawSolution, Session, SolverOptions, solve_once
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {
-    "highs": _Entry("allocate.backends.highs", "HighsBackend", "highspy", "highspy"),
-    "cpsat": _Entry("allocate.backends.cpsat", "CpSatBackend", "ortools", "ortools"),
+    "highs": _Entry("allocate.engine.backends.highs", "HighsBackend", "highspy", "highspy"),
+    "cpsat": _Entry("allocate.engine.backends.cpsat", "CpSatBackend", "ortools", "ortools"),
 }
 
 NAMES: tuple[str, ...] = tuple(_REGISTRY)

@@ -14,12 +14,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from allocate.compile import CompiledProblem
-from allocate.errors import AllocateError, SolverError
+from allocate.domain.errors import AllocateError, SolverError
+from allocate.engine.compile import CompiledProblem
 
-# SolverOptions lives in allocate.options; re-exported here, where it used to live.
-from allocate.options import SolverOptions as SolverOptions
-from allocate.options import Status
+# SolverOptions lives in allocate.engine.options; re-exported here, where it used to live.
+from allocate.engine.options import SolverOptions as SolverOptions
+from allocate.engine.options import Status
 
 RawStatus = Status
 """A backend reads its solver's status into the same four words an Allocation reports."""

@@ -55,10 +55,10 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
-from allocate.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven
-from allocate.compile import TOTAL_RULE, CompiledProblem
-from allocate.errors import SolverError
-from allocate.schema import MAX_PENCE
+from allocate.domain.errors import SolverError
+from allocate.domain.schema import MAX_PENCE
+from allocate.engine.backends.base import PinningSession, RawSolution, RawStatus, SolverOptions, proven
+from allocate.engine.compile import TOTAL_RULE, CompiledProblem
 
 MASS_BITS = 53
 """Every integer row has sum |coefficient| x max |variable| <= 2^MASS_BITS (plus rounding)."""

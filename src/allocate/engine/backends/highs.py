@@ -15,7 +15,8 @@ from typing import Any
 import highspy
 import numpy as np
 
-from allocate.backends.base import (
+from allocate.domain.errors import SolverError
+from allocate.engine.backends.base import (
     FLOAT_TRUSTED_PENCE,
     PinningSession,
     RawSolution,
@@ -25,8 +26,7 @@ from allocate.backends.base import (
     proven,
     quiet_stdout,
 )
-from allocate.compile import CompiledProblem
-from allocate.errors import SolverError
+from allocate.engine.compile import CompiledProblem
 
 _FEASIBLE = 2  # HiGHS's SolutionStatus kSolutionStatusFeasible
 

@@ -10,9 +10,9 @@ import importlib.util
 
 import numpy as np
 
-from allocate.backends.base import quiet_stdout
-from allocate.compile import CompiledProblem
-from allocate.errors import SolverError
+from allocate.domain.errors import SolverError
+from allocate.engine.backends.base import quiet_stdout
+from allocate.engine.compile import CompiledProblem
 
 
 def lp_duals(model: CompiledProblem, objective: np.ndarray) -> np.ndarray | None:
