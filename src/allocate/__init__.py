@@ -13,7 +13,7 @@ from allocate.analysis.moderate import Moderation, PanelEffect, moderate
 from allocate.analysis.price import RulePrice, price_of_rules
 from allocate.analysis.robustness import Robustness, ScoreNoise, robustness
 from allocate.analysis.whatif import sweep
-from allocate.domain.commitments import Commitment, commitments_from
+from allocate.domain.commitments import Commitment
 from allocate.domain.errors import (
     AllocateError,
     CertificationError,
@@ -50,6 +50,7 @@ from allocate.domain.rules import (
 from allocate.domain.tally import cell_key
 from allocate.engine.backends import DEFAULT_BACKEND
 from allocate.engine.backends import NAMES as BACKENDS
+from allocate.engine.carry_over import commitments_from
 from allocate.engine.compile import CompiledProblem, compile_problem
 from allocate.engine.options import SolverOptions
 from allocate.engine.result import Allocation, Award, Certificate, RuleReport

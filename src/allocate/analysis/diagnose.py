@@ -18,12 +18,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocate.domain.model import Problem
+from allocate.domain.money import pounds
 from allocate.engine.backends import DEFAULT_BACKEND, get_backend
 from allocate.engine.backends.base import Backend, solve_once
 from allocate.engine.compile import CompiledProblem, compile_problem
 from allocate.engine.conflict import find_conflict
 from allocate.engine.options import SolverOptions
-from allocate.presentation.summary import pounds
 
 _MONEY = ("pence", "share")
 """Row units measured in pence (a share row compares attributed money with a share of the total)."""

@@ -13,11 +13,11 @@ import math
 from dataclasses import dataclass
 
 from allocate.domain.model import Problem
+from allocate.domain.money import pounds
 from allocate.domain.rules import EqualityGap, NoNewGaps
 from allocate.domain.tally import Tally
 from allocate.engine.result import Allocation
 from allocate.engine.verify import resolve
-from allocate.presentation.summary import pounds
 
 NO_GROUP = "(none stated)"
 

@@ -21,6 +21,7 @@ import numpy as np
 from allocate.analysis.workers import Progress, chunks, executor_for, session, start_from, token
 from allocate.domain.errors import InvalidProblemError
 from allocate.domain.model import Problem, Weights
+from allocate.domain.money import pounds
 from allocate.domain.rules import Lock, PassMark
 from allocate.engine.backends import DEFAULT_BACKEND
 from allocate.engine.backends.base import MarginCheck
@@ -28,7 +29,6 @@ from allocate.engine.backends.lp import lp_duals
 from allocate.engine.compile import CompiledProblem, compile_problem
 from allocate.engine.options import SolverOptions
 from allocate.engine.result import Allocation
-from allocate.presentation.summary import pounds
 
 
 @dataclass(frozen=True)

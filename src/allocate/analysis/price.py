@@ -19,13 +19,13 @@ import numpy as np
 from allocate.analysis.workers import Progress, executor_for, start_from
 from allocate.domain.errors import InfeasibleError, InvalidProblemError
 from allocate.domain.model import Problem
+from allocate.domain.money import pounds
 from allocate.domain.rules import EqualityGap, RuleBase
 from allocate.engine.backends import DEFAULT_BACKEND
 from allocate.engine.compile import compile_problem
 from allocate.engine.options import SolverOptions
 from allocate.engine.result import Allocation
 from allocate.engine.solve import solve
-from allocate.presentation.summary import pounds
 
 DEFAULT_TOLERANCES: tuple[float, ...] = (0.02, 0.05, 0.10)
 

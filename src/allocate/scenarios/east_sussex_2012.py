@@ -11,9 +11,10 @@ gaps and organisation caps.
 
 from __future__ import annotations
 
-from allocate.domain.commitments import CountsToward, commitments_from
+from allocate.domain.commitments import CountsToward
 from allocate.domain.model import Problem
 from allocate.domain.rules import MinOrganisations
+from allocate.engine.carry_over import commitments_from
 from allocate.engine.result import Allocation
 from allocate.scenarios.east_sussex import east_sussex_2011
 
