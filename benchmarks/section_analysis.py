@@ -27,7 +27,7 @@ from baselines import hand_pulp
 from common import Column, RunContext, Section
 
 from allocate import explain, frontier, robustness, solve, sweep, verify
-from allocate.analysis.whatif import as_weights
+from allocate.domain.parts import as_weights
 from allocate.engine.backends import DEFAULT_BACKEND, get_backend
 from allocate.engine.compile import compile_problem
 from allocate.engine.finish import finish

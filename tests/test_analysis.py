@@ -38,7 +38,7 @@ from allocate import (
 )
 from allocate.analysis.diagnose import Relaxation
 from allocate.analysis.robustness import draw
-from allocate.analysis.whatif import as_weights
+from allocate.domain.parts import as_weights
 from allocate.engine.backends import get_backend
 from allocate.engine.backends.base import SolverOptions, solve_once
 from allocate.engine.compile import TOTAL_RULE

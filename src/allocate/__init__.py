@@ -13,7 +13,6 @@ from allocate.analysis.moderate import Moderation, PanelEffect, moderate
 from allocate.analysis.price import RulePrice, price_of_rules
 from allocate.analysis.robustness import Robustness, ScoreNoise, robustness
 from allocate.analysis.whatif import sweep
-from allocate.domain.commitments import Commitment
 from allocate.domain.errors import (
     AllocateError,
     CertificationError,
@@ -22,13 +21,14 @@ from allocate.domain.errors import (
     SolverError,
     VerificationError,
 )
-from allocate.domain.model import (
+from allocate.domain.model import Problem
+from allocate.domain.parts import (
     Application,
     Budget,
     ClientGroup,
+    Commitment,
     District,
     Organisation,
-    Problem,
     ScoreScale,
     Variant,
     Weights,

@@ -18,7 +18,8 @@ from typing import TextIO
 
 from allocate.analysis.equality import equality_summary
 from allocate.domain.errors import AllocateError
-from allocate.domain.model import Problem, Weights
+from allocate.domain.model import Problem
+from allocate.domain.parts import Weights
 from allocate.engine.backends import DEFAULT_BACKEND, NAMES
 from allocate.engine.solve import solve
 from allocate.io import atomic, publisher

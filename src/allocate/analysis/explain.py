@@ -20,8 +20,9 @@ import numpy as np
 
 from allocate.analysis.workers import Progress, chunks, executor_for, session, start_from, token
 from allocate.domain.errors import InvalidProblemError
-from allocate.domain.model import Problem, Weights
+from allocate.domain.model import Problem
 from allocate.domain.money import pounds
+from allocate.domain.parts import Weights
 from allocate.domain.rules import Lock, PassMark
 from allocate.engine.backends import DEFAULT_BACKEND
 from allocate.engine.backends.base import MarginCheck

@@ -18,10 +18,10 @@ from typing import Literal
 
 import numpy as np
 
-from allocate.analysis.whatif import as_weights
 from allocate.analysis.workers import Progress, executor_for, session, token
 from allocate.domain.errors import InfeasibleError, InvalidProblemError, SolverError
 from allocate.domain.model import Problem
+from allocate.domain.parts import as_weights
 from allocate.engine.backends import DEFAULT_BACKEND, get_backend
 from allocate.engine.backends.base import Backend, RawSolution, solve_once
 from allocate.engine.compile import CompiledProblem, compile_problem

@@ -35,7 +35,8 @@ import numpy as np
 
 from allocate.analysis.compare import Comparison, compare
 from allocate.domain.errors import InvalidProblemError
-from allocate.domain.model import Application, Problem
+from allocate.domain.model import Problem
+from allocate.domain.parts import Application
 from allocate.engine.backends import DEFAULT_BACKEND
 from allocate.engine.options import SolverOptions
 from allocate.engine.result import Allocation

@@ -25,7 +25,8 @@ import numpy as np
 
 from allocate.analysis.workers import Progress, executor_for, session, token
 from allocate.domain.errors import InfeasibleError, InvalidProblemError, VerificationError
-from allocate.domain.model import Application, Problem
+from allocate.domain.model import Problem
+from allocate.domain.parts import Application
 from allocate.domain.rules import PassMark
 from allocate.engine.backends import DEFAULT_BACKEND
 from allocate.engine.compile import compile_problem

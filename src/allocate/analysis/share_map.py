@@ -20,11 +20,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from allocate.analysis.frontier import Frontier, frontier
-from allocate.analysis.whatif import TIE_MARGIN, as_weights
+from allocate.analysis.whatif import TIE_MARGIN
 from allocate.analysis.workers import executor_for
 from allocate.domain.candidates import Candidate, candidates
 from allocate.domain.errors import InvalidProblemError, SolverError
 from allocate.domain.model import Problem
+from allocate.domain.parts import as_weights
 from allocate.domain.tally import candidate_value
 from allocate.engine.backends import DEFAULT_BACKEND
 from allocate.engine.options import SolverOptions

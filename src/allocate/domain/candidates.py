@@ -10,14 +10,12 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, SupportsIndex, overload
+from typing import NamedTuple, SupportsIndex, overload
 
 import numpy as np
 
 from allocate.domain.columns import Columns, Ragged
-
-if TYPE_CHECKING:
-    from allocate.domain.model import Application, Problem, Variant
+from allocate.domain.parts import Application, Round, Variant
 
 
 class Candidate(NamedTuple):
@@ -122,7 +120,7 @@ def options(app: Application, years: int, start: int) -> list[Candidate]:
     return out
 
 
-def candidates(problem: Problem) -> tuple[Candidate, ...]:
+def candidates(problem: Round) -> tuple[Candidate, ...]:
     """Every candidate award of the problem, application by application, variants after."""
     years = problem.budget.years
     out: list[Candidate] = []
@@ -135,7 +133,7 @@ class Candidates(Sequence[Candidate]):
     """A problem's candidates in compile's order, each made when first asked for: a compiled
     national round reads arrays (`CandidateArrays`), and only the awards chosen need objects."""
 
-    def __init__(self, problem: Problem, arrays: CandidateArrays) -> None:
+    def __init__(self, problem: Round, arrays: CandidateArrays) -> None:
         self.problem = problem
         self.arrays = arrays
         self._made: dict[int, list[Candidate]] = {}
@@ -166,7 +164,7 @@ class Candidates(Sequence[Candidate]):
     def __iter__(self) -> Iterator[Candidate]:
         return iter(candidates(self.problem))
 
-    def __reduce__(self) -> tuple[type[Candidates], tuple[Problem, CandidateArrays]]:
+    def __reduce__(self) -> tuple[type[Candidates], tuple[Round, CandidateArrays]]:
         return (Candidates, (self.problem, self.arrays))
 
 

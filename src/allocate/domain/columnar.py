@@ -20,7 +20,8 @@ from allocate.domain import screen
 from allocate.domain.columns import Columns, Ragged, Unbuilt, VariantColumns, frozen
 from allocate.domain.errors import InvalidProblemError, Loc
 from allocate.domain.frames import Column, Frame, missing, read_frame
-from allocate.domain.model import Application, Problem, RoundFacts, Variant, check_application, check_round
+from allocate.domain.model import Problem, RoundFacts, check_application, check_round
+from allocate.domain.parts import Application, Variant
 from allocate.domain.schema import Frozen
 
 APPLICATION_COLUMNS = tuple(f for f in Application.model_fields if f != "variants")

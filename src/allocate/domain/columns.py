@@ -14,12 +14,11 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from allocate.domain.model import Application, Problem, Variant
+from allocate.domain.parts import Application, PanelScores, Round, Variant
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,8 +256,6 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _applications(columns: Columns) -> tuple[Application, ...]:
-    from allocate.domain.model import Application, PanelScores
-
     n = len(columns)
     v = columns.variants
     made = _variants(v)
@@ -287,8 +284,6 @@ def _applications(columns: Columns) -> tuple[Application, ...]:
 
 
 def _variants(v: VariantColumns) -> list[Variant]:
-    from allocate.domain.model import Variant
-
     by_field: dict[str, Any] = {
         "id": v.ids,
         "cost": v.cost.tolist(),
@@ -375,7 +370,7 @@ CACHE = "_allocate_columns"
 """The key of `_Cached` in a Problem's ``__dict__`` (a leading underscore: never a field)."""
 
 
-def columns_of(problem: Problem) -> Columns:
+def columns_of(problem: Round) -> Columns:
     """The problem's applications as columns (derived once from the objects if need be)."""
     state = problem.__dict__
     applications = state["applications"]
@@ -394,7 +389,7 @@ def columns_of(problem: Problem) -> Columns:
     return columns
 
 
-def built(problem: Problem) -> tuple[Application, ...]:
+def built(problem: Round) -> tuple[Application, ...]:
     """The problem's applications as objects, made from its columns if not made yet."""
     state = problem.__dict__
     applications = state["applications"]
@@ -406,7 +401,7 @@ def built(problem: Problem) -> tuple[Application, ...]:
     return applications  # type: ignore[no-any-return]
 
 
-def application_tags(problem: Problem) -> list[tuple[str, ...]] | Iterator[tuple[str, ...]]:
+def application_tags(problem: Round) -> list[tuple[str, ...]] | Iterator[tuple[str, ...]]:
     """Each application's own tags, without making the Application objects."""
     applications = problem.__dict__["applications"]
     if isinstance(applications, Unbuilt):
@@ -414,7 +409,7 @@ def application_tags(problem: Problem) -> list[tuple[str, ...]] | Iterator[tuple
     return (a.tags for a in applications)
 
 
-def _known(problem: Problem) -> Columns | None:
+def _known(problem: Round) -> Columns | None:
     """The problem's columns if it has them already (made from columns, or derived before)."""
     state = problem.__dict__
     applications = state["applications"]
@@ -424,13 +419,13 @@ def _known(problem: Problem) -> Columns | None:
     return cached.columns if isinstance(cached, _Cached) and cached.source is applications else None
 
 
-def application_ids(problem: Problem) -> Collection[str]:
+def application_ids(problem: Round) -> Collection[str]:
     """The ids of the problem's applications, for membership tests."""
     columns = _known(problem)
     return columns.position if columns is not None else {a.id for a in problem.applications}
 
 
-def organisations(problem: Problem) -> set[str]:
+def organisations(problem: Round) -> set[str]:
     """The organisations that have an application."""
     columns = _known(problem)
     return (

@@ -1,7 +1,7 @@
 """Commitments from earlier rounds: money already promised in this round's budget years.
 
 A multi-year grant awarded in an earlier round still pays out in the years this round
-budgets for. A `Commitment` states who holds it, how much it pays in each of this round's
+budgets for. A `Commitment` (`allocate.domain.parts`) states who holds it, how much it pays in each of this round's
 budget years (pence), and which cells it serves (districts × client groups). It always
 
 * reduces each year's budget (and the total) by its amounts, and
@@ -21,71 +21,33 @@ the Problem. The helpers here read the Problem directly, in plain Python.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator
-
-from allocate.domain.schema import Frozen, Key, Name, PenceOrZero, no_repeats
+from allocate.domain.parts import Commitment, CountsToward, Round
 from allocate.domain.tally import Dimension, cell_key
 
-if TYPE_CHECKING:
-    from allocate.domain.model import Problem
 
-CountsToward = Literal["coverage", "equality_gap", "organisation_cap", "min_spend"]
-"""The rules (by kind) a commitment's money and award may count toward."""
-
-
-class Commitment(Frozen):
-    """A grant from an earlier round that still pays out in this round's budget years."""
-
-    id: Name
-    organisation: Name
-    amounts: tuple[PenceOrZero, ...] = Field(
-        min_length=1, description="pence in each budget year of this round"
-    )
-    client_groups: tuple[Key, ...] = Field(min_length=1)
-    districts: tuple[Key, ...] = Field(default=(), description="districts served; empty means county-wide")
-    tags: tuple[Name, ...] = ()
-    counts_toward: tuple[CountsToward, ...] = Field(
-        default=(), description="rules its money and award count toward (beyond budget and NoNewGaps)"
-    )
-
-    @field_validator("client_groups", "districts", "tags", "counts_toward")
-    @classmethod
-    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return no_repeats(v)
-
-    @property
-    def total(self) -> int:
-        """Pence paid over this round's budget years."""
-        return sum(self.amounts)
-
-    def counts(self, kind: CountsToward) -> bool:
-        return kind in self.counts_toward
-
-
-def _counting(problem: Problem, kind: CountsToward | None) -> list[Commitment]:
+def _counting(problem: Round, kind: CountsToward | None) -> list[Commitment]:
     return [c for c in problem.commitments if kind is None or c.counts(kind)]
 
 
-def per_year(problem: Problem, kind: CountsToward | None = None) -> list[int]:
+def per_year(problem: Round, kind: CountsToward | None = None) -> list[int]:
     """Committed pence in each budget year (every commitment, or those counting toward `kind`)."""
     years = problem.budget.years
     return [sum(c.amounts[y] for c in _counting(problem, kind)) for y in range(years)]
 
 
-def total(problem: Problem, kind: CountsToward | None = None) -> int:
+def total(problem: Round, kind: CountsToward | None = None) -> int:
     """Committed pence over the round's years."""
     return sum(c.total for c in _counting(problem, kind))
 
 
-def tags_of(problem: Problem, commitment: Commitment) -> tuple[str, ...]:
+def tags_of(problem: Round, commitment: Commitment) -> tuple[str, ...]:
     """The commitment's own tags and its organisation's, sorted."""
     org = {o.id: o.tags for o in problem.organisations}.get(commitment.organisation, ())
     return tuple(sorted({*commitment.tags, *org}))
 
 
-def _shares(problem: Problem, c: Commitment, over: Dimension) -> dict[str, float]:
+def _shares(problem: Round, c: Commitment, over: Dimension) -> dict[str, float]:
     """How a commitment's money splits across keys: as an application's would (Tally.shares)."""
     if over == "tag":
         return dict.fromkeys(tags_of(problem, c), 1.0)
@@ -103,7 +65,7 @@ def _shares(problem: Problem, c: Commitment, over: Dimension) -> dict[str, float
     return {cell_key(d, g): wd * wg for d, wd in districts.items() for g, wg in groups.items()}
 
 
-def attributed(problem: Problem, over: Dimension, kind: CountsToward) -> dict[str, float]:
+def attributed(problem: Round, over: Dimension, kind: CountsToward) -> dict[str, float]:
     """Committed pence attributed to each key (only keys with some), like `Tally.attributed`."""
     parts: dict[str, list[float]] = {}
     for c in _counting(problem, kind):
@@ -112,7 +74,7 @@ def attributed(problem: Problem, over: Dimension, kind: CountsToward) -> dict[st
     return {k: math.fsum(v) for k, v in parts.items()}
 
 
-def serving(problem: Problem, over: Dimension, kind: CountsToward | None) -> dict[str, int]:
+def serving(problem: Round, over: Dimension, kind: CountsToward | None) -> dict[str, int]:
     """Number of commitments serving (carrying) each key (only keys with some)."""
     out: dict[str, int] = {}
     for c in _counting(problem, kind):
@@ -121,7 +83,7 @@ def serving(problem: Problem, over: Dimension, kind: CountsToward | None) -> dic
     return out
 
 
-def by_organisation(problem: Problem, kind: CountsToward) -> tuple[dict[str, int], dict[str, int]]:
+def by_organisation(problem: Round, kind: CountsToward) -> tuple[dict[str, int], dict[str, int]]:
     """(committed pence, commitments) per organisation."""
     money: dict[str, int] = {}
     count: dict[str, int] = {}

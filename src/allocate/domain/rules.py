@@ -16,9 +16,10 @@ bound) is a class attribute: nothing downstream parses a label to recover either
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,12 +28,9 @@ from pydantic import Field, StrictBool, model_validator
 from allocate.domain import commitments
 from allocate.domain.columns import application_ids, columns_of, organisations, served_cells
 from allocate.domain.errors import InvalidProblemError, Loc
+from allocate.domain.parts import Round
 from allocate.domain.schema import MAX_COUNT, Count, Frozen, Name, Pence, PenceOrZero, field_error
 from allocate.domain.tally import Dimension, Tally
-
-if TYPE_CHECKING:
-    from allocate.domain.model import Problem
-    from allocate.engine.compile import CompileContext
 
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Sense = Literal["<=", ">="]
@@ -42,6 +40,50 @@ with a share of the total awarded: still pence), ``awards``, ``organisations``, 
 (the objective, in rows that analyses add, e.g. an ε-constraint)."""
 CheckUnit = Literal["pence", "awards", "organisations"]
 """The unit of a checked row's achieved and limit values (a share row compares pence with pence)."""
+ArrayLike = float | Sequence[float] | np.ndarray
+
+
+class RowBuilder(Protocol):
+    """What a rule sees while it emits its rows: the candidate awards as arrays, incidence
+    matrices, and `add_rows`. The compiler's `CompileContext` is one; stated here, so that a rule
+    depends on nothing above the domain."""
+
+    @property
+    def problem(self) -> Round: ...
+    @property
+    def n(self) -> int:
+        """Number of candidate awards (the first n variables)."""
+    @property
+    def cost(self) -> np.ndarray: ...
+    @property
+    def outcome(self) -> np.ndarray: ...
+    @property
+    def social(self) -> np.ndarray: ...
+    @property
+    def profile(self) -> np.ndarray: ...
+    @property
+    def organisations(self) -> list[str]: ...
+    @property
+    def org_matrix(self) -> sp.csr_matrix: ...
+    def keys(self, over: Dimension) -> list[str]: ...
+    def money_rows(self, over: Dimension) -> sp.csr_matrix: ...
+    def serve_rows(self, over: Dimension) -> sp.csr_matrix: ...
+    def options_of(self, application_id: str) -> np.ndarray: ...
+    def candidate(self, application_id: str, variant_id: str | None) -> int: ...
+    def add_aux(self, labels: list[str]) -> int: ...
+    def add_rows(
+        self,
+        labels: list[str],
+        lo: ArrayLike,
+        hi: ArrayLike,
+        *,
+        unit: RowUnit,
+        structural: bool = False,
+        x: sp.spmatrix | None = None,
+        total: ArrayLike | None = None,
+        aux: tuple[int, sp.spmatrix] | None = None,
+        rule: int | None = None,
+    ) -> None: ...
 
 
 def budget_label(year: int | None = None) -> str:
@@ -98,14 +140,14 @@ class RuleBase(Frozen):
     def label(self) -> str:
         return type(self).__name__
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         """Raise InvalidProblemError if the rule refers to something the problem lacks.
 
         `loc` is the rule's own location (e.g. ``("Problem", "rules", 2)``); errors name a field
         under it.
         """
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         raise NotImplementedError
 
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
@@ -169,14 +211,14 @@ class Pot(RuleBase):
         """The pot's row, or (`rest`) the row of the rest of the budget when ring-fenced."""
         return f"Pot[{self.name}: rest of budget]" if rest else self.label
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         if self.amount > problem.budget.total:
             raise InvalidProblemError((*loc, "amount"), "is larger than the whole budget")
 
     def _in_band(self, profile_max: int) -> bool:
         return profile_max <= self.max_per_year
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         band = ctx.profile.max(axis=1) <= self.max_per_year
         rows = [np.where(band, ctx.cost, 0.0)]
         labels = [self._row_label()]
@@ -235,7 +277,7 @@ class Coverage(RuleBase):
             )
         return self
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         if self.key is not None and self.key not in Tally(problem, ()).keys(self.over):
             raise InvalidProblemError((*loc, "key"), f"{self.key!r} is not a {self.over} of the problem")
 
@@ -258,7 +300,7 @@ class Coverage(RuleBase):
         ]
         return [(name, sense, float(v), unit) for name, sense, v, unit in spec if v is not None]
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         keys = ctx.keys(self.over)
         money, used = _row(ctx.money_rows(self.over), keys, self.key)
         served, _ = _row(ctx.serve_rows(self.over), keys, self.key)
@@ -339,7 +381,7 @@ class EqualityGap(RuleBase):
     def _row_label(self, side: Literal["low", "high"], key: str) -> str:
         return f"EqualityGap.{side}[{self.over}={key}]"
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         if self.over == "client_group" and self.basis == "population":
             raise InvalidProblemError((*loc, "basis"), "client groups have no population; use 'need'")
         if self.over == "tag":
@@ -356,7 +398,7 @@ class EqualityGap(RuleBase):
         if self.ratio is not None and self.ratio[0] > self.ratio[1]:
             raise InvalidProblemError((*loc, "ratio"), "lower ratio exceeds the upper one")
 
-    def targets(self, problem: Problem) -> dict[str, float]:
+    def targets(self, problem: Round) -> dict[str, float]:
         """Each key's target share of awarded money (sums to 1 except over tags: as declared)."""
         if self.over == "tag":
             declared = self.target_shares or {}
@@ -375,7 +417,7 @@ class EqualityGap(RuleBase):
             return self.ratio[0] * target, self.ratio[1] * target
         return target - self.tolerance, target + self.tolerance
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         targets = self.targets(ctx.problem)
         all_keys = ctx.keys(self.over)
         keys = [k for k in all_keys if k in targets]
@@ -432,7 +474,7 @@ class NoNewGaps(RuleBase):
     def _row_label(self, cell: str) -> str:
         return f"NoNewGaps[{cell}]"
 
-    def served_today(self, problem: Problem) -> list[str]:
+    def served_today(self, problem: Round) -> list[str]:
         if self.cells is not None:
             return list(self.cells)
         keys = Tally(problem, ()).keys("cell")
@@ -446,13 +488,13 @@ class NoNewGaps(RuleBase):
             served[[position[k] for k in kept]] = True
         return [keys[i] for i in np.flatnonzero(served).tolist()]
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         known = set(Tally(problem, ()).keys("cell"))
         for i, k in enumerate(self.cells or ()):
             if k not in known:
                 raise InvalidProblemError((*loc, "cells", i), f"{k!r} is not a 'district:client_group' cell")
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         keys = ctx.keys("cell")
         cells = self.served_today(ctx.problem)
         if not cells:
@@ -507,7 +549,7 @@ class OrganisationCap(RuleBase):
     def _row_label(self, cap: Literal["max_amount", "max_share", "max_awards"], organisation: str) -> str:
         return f"OrganisationCap.{cap}[{organisation}]"
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         if self.organisation is not None and self.organisation not in organisations(problem):
             raise InvalidProblemError(
                 (*loc, "organisation"), f"no application comes from {self.organisation!r}"
@@ -515,7 +557,7 @@ class OrganisationCap(RuleBase):
         if self.tag is not None and self.tag not in {t for o in problem.organisations for t in o.tags}:
             raise InvalidProblemError((*loc, "tag"), f"no organisation carries the tag {self.tag!r}")
 
-    def _selected(self, problem: Problem, organisations: list[str]) -> list[str]:
+    def _selected(self, problem: Round, organisations: list[str]) -> list[str]:
         """The organisations capped: the one named, or every one (carrying `tag`, if given)."""
         if self.organisation is not None:
             organisations = [self.organisation]
@@ -524,7 +566,7 @@ class OrganisationCap(RuleBase):
         tagged = {o.id for o in problem.organisations if self.tag in o.tags}
         return [o for o in organisations if o in tagged]
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         orgs = ctx.organisations
         used = self._selected(ctx.problem, orgs)
         incidence = ctx.org_matrix.T.tocsr()
@@ -589,7 +631,7 @@ class MinOrganisations(RuleBase):
         """The rule's row, or the row linking organisation `link`'s awards to its "funded" variable."""
         return self.label if link is None else f"MinOrganisations.link[{link}]"
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         n_org = len(ctx.organisations)
         start = ctx.add_aux([f"funded[{o}]" for o in ctx.organisations])
         link = sp.hstack([ctx.org_matrix.T, -sp.identity(n_org)]).tocsr()
@@ -634,7 +676,7 @@ class PassMark(RuleBase):
     def label(self) -> str:
         return "PassMark"
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         if self.min_outcome is not None and self.min_outcome > problem.scale.outcome_max:
             raise InvalidProblemError((*loc, "min_outcome"), "is above the outcome scale maximum")
         if self.min_social is not None and self.min_social > problem.scale.social_max:
@@ -645,7 +687,7 @@ class PassMark(RuleBase):
         low_social = self.min_social is not None and math.fsum(social) / len(social) < self.min_social
         return low_outcome or low_social
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         failing = np.zeros(ctx.n, dtype=bool)
         if self.min_outcome is not None:
             failing |= ctx.outcome < self.min_outcome
@@ -665,7 +707,7 @@ class PassMark(RuleBase):
         return [self._check(self.label, "<=", failing, 0, can_bind=False)]
 
 
-def _require_app(problem: Problem, app_id: str, loc: Loc) -> None:
+def _require_app(problem: Round, app_id: str, loc: Loc) -> None:
     if app_id not in application_ids(problem):
         raise InvalidProblemError(loc, f"unknown application {app_id!r}")
 
@@ -690,7 +732,7 @@ class Lock(RuleBase):
         target = self.application if self.variant is None else f"{self.application}/{self.variant}"
         return f"Lock[{'fund' if self.fund else 'exclude'} {target}]"
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         _require_app(problem, self.application, (*loc, "application"))
         if self.variant is not None:
             if not self.fund:
@@ -701,14 +743,14 @@ class Lock(RuleBase):
                     (*loc, "variant"), f"{self.variant!r} is not an option of {app.id!r}"
                 )
 
-    def _targets(self, ctx: CompileContext) -> np.ndarray:
+    def _targets(self, ctx: RowBuilder) -> np.ndarray:
         options = ctx.options_of(self.application)
         if self.variant is None:
             return options
         variant = None if self.variant == self.application else self.variant
         return np.array([ctx.candidate(self.application, variant)])
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         row = np.zeros((1, ctx.n))
         row[0, self._targets(ctx)] = 1.0
         lo, hi = (1.0, math.inf) if self.fund else (-math.inf, 0.0)
@@ -740,13 +782,13 @@ class Exclusive(RuleBase):
     def label(self) -> str:
         return f"Exclusive[{','.join(self.applications)}]"
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         for i, a in enumerate(self.applications):
             _require_app(problem, a, (*loc, "applications", i))
         if len(set(self.applications)) != len(self.applications):
             raise InvalidProblemError((*loc, "applications"), "lists an application twice")
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         row = np.zeros((1, ctx.n))
         for a in self.applications:
             row[0, ctx.options_of(a)] = 1.0
@@ -771,13 +813,13 @@ class Requires(RuleBase):
     def label(self) -> str:
         return f"Requires[{self.application}->{self.requires}]"
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         _require_app(problem, self.application, (*loc, "application"))
         _require_app(problem, self.requires, (*loc, "requires"))
         if self.application == self.requires:
             raise InvalidProblemError((*loc, "requires"), "an application cannot require itself")
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         row = np.zeros((1, ctx.n))
         row[0, ctx.options_of(self.application)] = 1.0
         row[0, ctx.options_of(self.requires)] = -1.0
@@ -829,14 +871,14 @@ class MinSpend(RuleBase):
     def _row_label(self, bound: SpendBound, year: int | None) -> str:
         return f"MinSpend.{bound}[{'total' if year is None else f'year={year}'}]"
 
-    def validate_against(self, problem: Problem, loc: Loc) -> None:
+    def validate_against(self, problem: Round, loc: Loc) -> None:
         years = problem.budget.years
         if isinstance(self.year, int) and self.year > years:
             raise InvalidProblemError(
                 (*loc, "year"), f"is year {self.year} but the budget has {years} year(s)"
             )
 
-    def _years(self, problem: Problem) -> list[int | None]:
+    def _years(self, problem: Round) -> list[int | None]:
         """The scopes bounded: None for the total, else budget years counted from 1."""
         if self.year == "total":
             return [None]
@@ -844,7 +886,7 @@ class MinSpend(RuleBase):
             return list(range(1, problem.budget.years + 1))
         return [self.year]
 
-    def limits(self, problem: Problem) -> list[tuple[SpendBound, int | None, int]]:
+    def limits(self, problem: Round) -> list[tuple[SpendBound, int | None, int]]:
         """(bound, year or None, least pence) of each row: exact whole pence."""
         budget = problem.budget
         out: list[tuple[SpendBound, int | None, int]] = []
@@ -856,7 +898,7 @@ class MinSpend(RuleBase):
                 out.append(("min_share", y, math.ceil(Fraction(repr(self.min_share)) * available)))
         return out
 
-    def emit(self, ctx: CompileContext) -> None:
+    def emit(self, ctx: RowBuilder) -> None:
         committed = commitments.per_year(ctx.problem, "min_spend")
         for bound, y, least in self.limits(ctx.problem):
             x = ctx.cost if y is None else ctx.profile[:, y - 1].astype(np.float64)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from allocate.domain.frames import Column, Frame
-from allocate.domain.model import Application
+from allocate.domain.parts import Application
 from allocate.domain.schema import MAX_COUNT, MAX_PENCE, MAX_SCORE, MAX_TEXT, unstorable
 
 NAME_MAX = 200

@@ -12,9 +12,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from allocate.domain.parts import Round, Weights
+
 if TYPE_CHECKING:
     from allocate.domain.candidates import Candidate
-    from allocate.domain.model import Problem, Weights
 
 Dimension = Literal["district", "client_group", "cell", "tag"]
 """What money is counted by: districts and client groups (attributed pro rata), their cells,
@@ -29,7 +30,7 @@ def cell_key(district: str, client_group: str) -> str:
 class Tally:
     """Totals of a chosen set of candidates: money, counts, attribution and value."""
 
-    def __init__(self, problem: Problem, chosen: Sequence[Candidate]) -> None:
+    def __init__(self, problem: Round, chosen: Sequence[Candidate]) -> None:
         self.problem = problem
         self.chosen = tuple(chosen)
         self.total: int = sum(c.cost for c in self.chosen)
@@ -109,7 +110,7 @@ class Tally:
         return [sum(c.profile[y] for c in self.chosen) for y in range(years)]
 
 
-def candidate_value(problem: Problem, c: Candidate, weights: Weights | None = None) -> tuple[float, float]:
+def candidate_value(problem: Round, c: Candidate, weights: Weights | None = None) -> tuple[float, float]:
     """(outcome part, social part) of a candidate's value under the given weights."""
     w = problem.weights if weights is None else weights
     scale = problem.scale

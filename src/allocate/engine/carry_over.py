@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numbers
 
-from allocate.domain.commitments import Commitment, CountsToward
 from allocate.domain.errors import InvalidProblemError
 from allocate.domain.model import Problem
+from allocate.domain.parts import Commitment, CountsToward
 from allocate.engine.result import Allocation
 from allocate.engine.verify import resolve
 

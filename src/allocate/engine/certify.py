@@ -22,7 +22,8 @@ import time
 import numpy as np
 
 from allocate.domain.errors import AllocateError, CertificationError, InvalidProblemError
-from allocate.domain.model import Problem, Weights
+from allocate.domain.model import Problem
+from allocate.domain.parts import Weights
 from allocate.engine.backends import NAMES, get_backend
 from allocate.engine.backends.base import RawSolution, largest_amount, relative_gap, solve_once
 from allocate.engine.compile import CompiledProblem

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,8 +43,9 @@ import scipy.sparse as sp
 from allocate.domain import commitments
 from allocate.domain.candidates import Candidates, candidate_arrays
 from allocate.domain.columns import columns_of
-from allocate.domain.model import Problem, Weights
-from allocate.domain.rules import RowUnit, budget_label, variants_label
+from allocate.domain.model import Problem
+from allocate.domain.parts import Weights
+from allocate.domain.rules import ArrayLike, RowUnit, budget_label, variants_label
 from allocate.domain.tally import Dimension, cell_key
 
 
@@ -69,8 +69,6 @@ GROUP_NAMES = {
 
 _UNIT_DTYPE = "<U13"
 """Fixed-width strings wide enough for every RowUnit ("organisations")."""
-
-ArrayLike = float | Sequence[float] | np.ndarray
 
 WHOLE_MARGIN = 0.5
 """Margin of a row whose coefficients and bounds are whole numbers over integer variables."""

@@ -12,7 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from allocate.domain.errors import SolverError, VerificationError
-from allocate.domain.model import Problem, Weights
+from allocate.domain.model import Problem
+from allocate.domain.parts import Weights
 from allocate.domain.tally import candidate_value
 from allocate.engine.backends import get_backend
 from allocate.engine.backends.base import RawSolution, relative_gap

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from allocate.domain.model import Weights
+from allocate.domain.money import pounds
+from allocate.domain.parts import Weights
 from allocate.domain.schema import Frozen
 from allocate.engine.options import SolverOptions, Status
 
@@ -108,10 +109,14 @@ class Allocation(Frozen):
         return tuple(r for r in self.rules_report if r.binding)
 
     def __repr__(self) -> str:
-        """One line (status, awards, money, value): the full record is `to_dict`."""
-        from allocate.presentation.notebook import short_repr
-
-        return short_repr(self)
+        """One line: status, awards, money, value (two places), gap and fingerprint; the full
+        record is `to_dict`."""
+        gap = "" if self.gap is None else f", gap={self.gap:.2g}"
+        return (
+            f"Allocation(status={self.status!r}, awards={len(self.awards)}, total={pounds(self.total)}, "
+            f"value={round(self.value, 2) + 0.0:,}{gap}, backend={self.solver.backend!r}, "
+            f"verified={self.verified}, fingerprint={self.fingerprint[:12]!r})"
+        )
 
     __str__ = __repr__
 

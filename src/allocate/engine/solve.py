@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from allocate.domain.errors import InvalidProblemError, SolverError, VerificationError
-from allocate.domain.model import Problem, Weights
+from allocate.domain.model import Problem
+from allocate.domain.parts import Weights
 from allocate.engine.backends import DEFAULT_BACKEND, get_backend
 from allocate.engine.backends.base import RawSolution, RawStatus, out_of_time, proven, solve_once
 from allocate.engine.bound import budget_bound

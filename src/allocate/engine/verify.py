@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 from allocate.domain import commitments
 from allocate.domain.candidates import Candidate, options
-from allocate.domain.model import Problem, Weights
+from allocate.domain.model import Problem
 from allocate.domain.money import amount
+from allocate.domain.parts import Weights
 from allocate.domain.rules import RuleCheck, budget_label, variants_label
 from allocate.domain.tally import Tally, candidate_value
 from allocate.engine.compile import FRACTION_MARGIN

@@ -14,16 +14,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from allocate.domain.commitments import Commitment
 from allocate.domain.errors import InvalidProblemError, Loc
-from allocate.domain.model import (
+from allocate.domain.model import Problem
+from allocate.domain.parts import (
     SOCIAL_OBJECTIVES,
     Attribution,
     Budget,
     ClientGroup,
+    Commitment,
     District,
     Organisation,
-    Problem,
     ScoreScale,
     Weights,
 )

@@ -1,4 +1,4 @@
-"""An Allocation in a notebook: a short repr, an HTML summary, and pandas frames in pounds.
+"""An Allocation in a notebook: an HTML summary, and pandas frames in pounds (its one-line repr is its own).
 
 pandas is imported only by the frame functions (``pip install allocate[pandas]``). Values are
 rounded to two places for display only; the Allocation itself keeps them exact.
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from allocate.domain.model import Problem
 from allocate.domain.money import amount, in_pounds, pounds
 from allocate.engine.result import Allocation
+from allocate.presentation.wording import sentences
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,16 +24,6 @@ TOP = 10
 def _round(v: float) -> float:
     """A value for display: two places, no float noise (82720.00000000001 is 82720.0)."""
     return round(v, 2) + 0.0
-
-
-def short_repr(a: Allocation) -> str:
-    """One line: status, awards, money, value, gap and fingerprint."""
-    gap = "" if a.gap is None else f", gap={a.gap:.2g}"
-    return (
-        f"Allocation(status={a.status!r}, awards={len(a.awards)}, total={pounds(a.total)}, "
-        f"value={_round(a.value):,}{gap}, backend={a.solver.backend!r}, verified={a.verified}, "
-        f"fingerprint={a.fingerprint[:12]!r})"
-    )
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
@@ -111,8 +102,6 @@ def rules_frame(a: Allocation, problem: Problem | None = None) -> pd.DataFrame:
 
     said: dict[str, str] = {}
     if problem is not None:
-        from allocate.presentation.wording import sentences
-
         said = sentences(problem)
 
     def shown(v: float, unit: str) -> float:

@@ -15,18 +15,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from allocate.domain.model import Application, Problem, Variant
+from allocate.analysis.explain import Explanation, explain
+from allocate.domain.model import Problem
 from allocate.domain.money import in_pounds, pounds
+from allocate.domain.parts import Application, Variant
 from allocate.domain.rules import Exclusive, Lock, PassMark
-from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.backends import DEFAULT_BACKEND, get_backend
+from allocate.engine.compile import compile_problem
+from allocate.engine.conflict import find_conflict
 from allocate.engine.options import SolverOptions
 from allocate.engine.result import Allocation, Award
-from allocate.presentation.wording import words
+from allocate.presentation.wording import sentences, words
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from allocate.analysis.explain import Explanation
 
 Reason = Literal["funded", "locked in", "other option funded", "excluded", "pass mark", "rule", "outscored", "not explained"]  # fmt: skip
 
@@ -96,8 +98,6 @@ def outcomes(
     chosen = {a.application: a for a in allocation.awards}
     explained: dict[str, Explanation] = {}
     if margins and allocation.status in ("optimal", "feasible"):
-        from allocate.analysis.explain import explain
-
         found = explain(problem, allocation, backend, applications=wanted, options=options)
         explained = {e.application: e for e in found.items}
     rows = []
@@ -244,11 +244,6 @@ def _blocking_rows(
 ) -> tuple[str, ...]:
     """The rules that clash once `app` is funded, in plain words (the round's rows named by the core's
     conflict finder on the round with the application locked in)."""
-    from allocate.engine.backends import get_backend
-    from allocate.engine.compile import compile_problem
-    from allocate.engine.conflict import find_conflict
-    from allocate.presentation.wording import sentences
-
     forced = problem.replace(rules=(*problem.rules, Lock(application=app.id)))
     found = find_conflict(compile_problem(forced), get_backend(backend), options or SolverOptions())
     said = sentences(problem)

@@ -11,8 +11,8 @@ gaps and organisation caps.
 
 from __future__ import annotations
 
-from allocate.domain.commitments import CountsToward
 from allocate.domain.model import Problem
+from allocate.domain.parts import CountsToward
 from allocate.domain.rules import MinOrganisations
 from allocate.engine.carry_over import commitments_from
 from allocate.engine.result import Allocation

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Literal
 
 from allocate.domain.errors import InvalidProblemError, Loc
-from allocate.domain.model import Application, Budget, ClientGroup, District, Problem, ScoreScale, Weights
+from allocate.domain.model import Problem
+from allocate.domain.parts import Application, Budget, ClientGroup, District, ScoreScale, Weights
 from allocate.engine.result import Allocation
 
 TallySource = Literal["auto", "column", "ballots"]

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from allocate.domain.model import Budget, Problem, Weights
+from allocate.domain.model import Problem
+from allocate.domain.parts import Budget, Weights
 from allocate.domain.rules import (
     Coverage,
     EqualityGap,
