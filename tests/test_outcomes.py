@@ -28,7 +28,8 @@ from allocate import (
 )
 from allocate.cli import main
 from allocate.io.outcomes import write_outcomes
-from allocate.presentation.outcomes import outcomes, table
+from allocate.presentation.outcome_table import table
+from allocate.presentation.outcomes import outcomes
 from allocate.presentation.report import html_report
 from allocate.presentation.wording import sentences
 

@@ -231,7 +231,8 @@ def _report(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     """Solve, then print (and optionally write) every application's outcome and reason."""
     from allocate.io.outcomes import write_outcomes
-    from allocate.presentation.outcomes import outcomes, summary
+    from allocate.presentation.outcome_table import summary
+    from allocate.presentation.outcomes import outcomes
 
     if not _one_round(args):
         return 2

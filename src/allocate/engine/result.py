@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from allocate.domain.model import Problem
-    from allocate.presentation.outcomes import Outcome
+    from allocate.presentation.outcome_table import Outcome
 
 
 class Award(Frozen):

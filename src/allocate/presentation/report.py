@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from allocate.analysis.explain import Explanation, Explanations
     from allocate.analysis.frontier import Frontier, FrontierPoint
     from allocate.analysis.moderate import Moderation
-    from allocate.presentation.outcomes import Outcome
+    from allocate.presentation.outcome_table import Outcome
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 1.5rem auto;
