@@ -1,16 +1,22 @@
-"""Rules of a grants round: small declarative objects.
+"""Rules of a grants round: small declarative objects, each kind all in one class.
 
-Each rule knows two things, kept deliberately separate:
+What a kind of rule knows lives in its class, nowhere else (docs/architecture.md):
 
+* its fields and their validation (pydantic), and ``validate_against(problem)``: what it refers
+  to exists in the round;
 * ``emit(ctx)``: its linear rows over the award variables, built vectorised by the compiler;
-* ``check(tally)``: a plain-Python test of a chosen set of awards, used by the verifier.
+* ``check(tally)``: a plain-Python test of a chosen set of awards, used by the verifier;
+* ``sentences(problem, whom)``: each of its rows in plain words (reports, letters, frames);
+* for pricing and diagnosis: ``display_name``, ``equity``, ``target`` (class attributes) and
+  ``at_tolerance`` (a band `price_of_rules` also prices); each row's unit, given with the row.
 
 Row and check labels match, e.g. ``Coverage.min_amount[district=Hastings]``, so reports,
 explanations and infeasibility diagnoses speak the user's words: each rule builds its row labels
-in one method used by both. What is known about a row where it is made (its unit, whether it
-only defines an auxiliary variable) is passed to the compiler with it (``ctx.add_rows``), and
+in one method used by all of these. What is known about a row where it is made (its unit, whether
+it only defines an auxiliary variable) is passed to the compiler with it (``ctx.add_rows``), and
 what is known about a rule (its display name, whether it is an equity rule, the unit of its
-bound) is a class attribute: nothing downstream parses a label to recover either.
+bound) is a class attribute: nothing downstream parses a label to recover either. A new kind is
+a class here and a member of `Rule`; `KINDS` and `LIST_FIELDS` follow from `Rule`.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Annotated, ClassVar, Literal, Protocol
+from typing import Annotated, ClassVar, Literal, Protocol, Self, get_args, get_origin
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,6 +34,7 @@ from pydantic import Field, StrictBool, model_validator
 from allocate.domain import commitments
 from allocate.domain.columns import application_ids, columns_of, organisations, served_cells
 from allocate.domain.errors import InvalidProblemError, Loc
+from allocate.domain.money import pounds
 from allocate.domain.parts import Round
 from allocate.domain.schema import MAX_COUNT, Count, Frozen, Name, Pence, PenceOrZero, field_error
 from allocate.domain.tally import Dimension, Tally
@@ -41,6 +48,8 @@ with a share of the total awarded: still pence), ``awards``, ``organisations``, 
 CheckUnit = Literal["pence", "awards", "organisations"]
 """The unit of a checked row's achieved and limit values (a share row compares pence with pence)."""
 ArrayLike = float | Sequence[float] | np.ndarray
+Whom = dict[str, dict[str, str]]
+"""How a sentence names each key of each dimension: ``whom["client_group"]["older_people"]``."""
 
 
 class RowBuilder(Protocol):
@@ -153,6 +162,18 @@ class RuleBase(Frozen):
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         raise NotImplementedError
 
+    def at_tolerance(self, tolerance: float) -> Self | None:
+        """The rule with its tolerance band at `tolerance`, which `price_of_rules` prices besides the
+        rule as given; None for a rule without such a band (the default)."""
+        return None
+
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        """Each of the rule's rows in plain words (row label -> sentence), money in pounds, shares in
+        per cent, built from the rule's own row labels (never by parsing one). `whom` names each key
+        of a dimension (``whom["cell"]["Hastings:carers"]`` is "carers in Hastings"). A kind that
+        says no more is named by its display name."""
+        return {self.label: f"The {self.display_name} {self.label} holds."}
+
     def _check(
         self,
         label: str,
@@ -170,6 +191,14 @@ class RuleBase(Frozen):
             raise TypeError(f"{type(self).__name__}: a checked row needs a unit of money or a count")
         checked: CheckUnit = "pence" if row_unit == "share" else row_unit
         return RuleCheck(label, sense, achieved, limit, checked, tolerance, can_bind)
+
+
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _plural(n: float, one: str, many: str) -> str:
+    return f"{n:g} {one if n == 1 else many}"
 
 
 def _row(rows: sp.csr_matrix, keys: list[str], key: str | None) -> tuple[sp.csr_matrix, list[str]]:
@@ -236,6 +265,18 @@ class Pot(RuleBase):
             rest = tally.total - band
             limit = tally.problem.budget.total - self.amount
             out.append(self._check(self._row_label(rest=True), "<=", rest, limit))
+        return out
+
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        out = {
+            self._row_label(): f"Awards of at most {pounds(self.max_per_year)} a year (the {self.name} pot) "
+            f"take at most {pounds(self.amount)} in all."
+        }
+        if self.ring_fenced:
+            rest = problem.budget.total - self.amount
+            out[self._row_label(rest=True)] = (
+                f"Other awards take at most {pounds(rest)}: the budget less the ring-fenced {self.name} pot."
+            )
         return out
 
 
@@ -345,6 +386,23 @@ class Coverage(RuleBase):
                     out.append(self._check(label, sense, money[k], limit, unit=unit, tolerance=tolerance))
         return out
 
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        names = whom[self.over]
+        keys = list(names) if self.key is None else [self.key]
+        out = {}
+        for bound, sense, value, unit in self._bounds():
+            least = "at least" if sense == ">=" else "at most"
+            for k in keys:
+                who = names.get(k, k)
+                if unit == "pence":
+                    text = f"{who} receives {least} {pounds(value)}."
+                elif unit == "share":
+                    text = f"{who} receives {least} {value:.1%} of the money awarded."
+                else:
+                    text = f"{least.capitalize()} {_plural(value, 'award serves', 'awards serve')} {who}."
+                out[self._row_label(bound, k)] = _first_up(text)
+        return out
+
 
 class EqualityGap(RuleBase):
     """Each district's (or client group's) share of awarded money stays near its share of need.
@@ -417,6 +475,12 @@ class EqualityGap(RuleBase):
             return self.ratio[0] * target, self.ratio[1] * target
         return target - self.tolerance, target + self.tolerance
 
+    def at_tolerance(self, tolerance: float) -> EqualityGap | None:
+        """This rule at another tolerance (validated as given); None for a ratio band."""
+        if self.ratio is not None:
+            return None
+        return EqualityGap.model_validate({**self.model_dump(), "tolerance": tolerance})
+
     def emit(self, ctx: RowBuilder) -> None:
         targets = self.targets(ctx.problem)
         all_keys = ctx.keys(self.over)
@@ -450,6 +514,30 @@ class EqualityGap(RuleBase):
                 self._check(self._row_label("high", k), "<=", money[k], hi * whole, tolerance=tolerance)
             )
         return out
+
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        names = whom[self.over]
+        basis = "population" if self.basis == "population" else "need"
+        if self.over == "tag":
+            basis = "the money (declared target)"
+        out = {}
+        for k, target in self.targets(problem).items():
+            lo, hi = self.band(target)
+            if self.ratio is None:
+                width = f"{self.tolerance * 100:g} pp"
+                low_why, high_why = f"less {width}", f"plus {width}"
+            else:
+                low_why, high_why = f"× {self.ratio[0]:g}", f"× {self.ratio[1]:g}"
+            who = names.get(k, k)
+            out[self._row_label("low", k)] = (
+                f"{who}'s share of the money is at least {max(lo, 0):.1%} "
+                f"(its share of {basis}, {target:.1%}, {low_why})."
+            )
+            out[self._row_label("high", k)] = (
+                f"{who}'s share of the money is at most {min(hi, 1):.1%} "
+                f"(its share of {basis}, {target:.1%}, {high_why})."
+            )
+        return {k: _first_up(v) for k, v in out.items()}
 
 
 class NoNewGaps(RuleBase):
@@ -513,6 +601,13 @@ class NoNewGaps(RuleBase):
             self._check(self._row_label(k), ">=", count[k] + kept.get(k, 0), 1)
             for k in self.served_today(tally.problem)
         ]
+
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        cells = whom["cell"]
+        return {
+            self._row_label(k): _first_up(f"{cells.get(k, k)}, served today, keep at least one award.")
+            for k in self.served_today(problem)
+        }
 
 
 class OrganisationCap(RuleBase):
@@ -612,6 +707,22 @@ class OrganisationCap(RuleBase):
                 out.append(self._check(label, "<=", count[o], self.max_awards, unit="awards"))
         return out
 
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        orgs = self._selected(problem, sorted({a.organisation for a in problem.applications}))
+        out = {}
+        for o in orgs:
+            if self.max_amount is not None:
+                out[self._row_label("max_amount", o)] = f"{o} receives at most {pounds(self.max_amount)}."
+            if self.max_share is not None:
+                out[self._row_label("max_share", o)] = (
+                    f"{o} receives at most {self.max_share:.1%} of the money awarded."
+                )
+            if self.max_awards is not None:
+                out[self._row_label("max_awards", o)] = (
+                    f"{o} receives at most {_plural(self.max_awards, 'award', 'awards')}."
+                )
+        return out
+
 
 class MinOrganisations(RuleBase):
     """At least ``count`` distinct organisations receive an award."""
@@ -651,6 +762,9 @@ class MinOrganisations(RuleBase):
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         funded = len({c.organisation for c in tally.chosen})
         return [self._check(self._row_label(), ">=", funded, self.count)]
+
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        return {self._row_label(): f"At least {self.count} organisations receive an award."}
 
 
 class PassMark(RuleBase):
@@ -705,6 +819,14 @@ class PassMark(RuleBase):
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         failing = sum(1 for c in tally.chosen if self.fails(c.outcome_score, c.social_scores))
         return [self._check(self.label, "<=", failing, 0, can_bind=False)]
+
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        marks = []
+        if self.min_outcome is not None:
+            marks.append(f"an outcome score under {self.min_outcome:g}")
+        if self.min_social is not None:
+            marks.append(f"a mean social-value score under {self.min_social:g}")
+        return {self.label: f"No bid with {' or '.join(marks)} (the pass mark) is funded."}
 
 
 def _require_app(problem: Round, app_id: str, loc: Loc) -> None:
@@ -767,6 +889,12 @@ class Lock(RuleBase):
             return [self._check(self.label, ">=", n, 1)]
         return [self._check(self.label, "<=", n, 0, can_bind=False)]
 
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        if not self.fund:
+            return {self.label: f"Application {self.application} is not funded (excluded by the round)."}
+        option = "" if self.variant in (None, self.application) else f" as variant {self.variant}"
+        return {self.label: f"Application {self.application} is funded{option} (locked in by the round)."}
+
 
 class Exclusive(RuleBase):
     """At most ``at_most`` of these applications may be funded (e.g. duplicate bids)."""
@@ -797,6 +925,12 @@ class Exclusive(RuleBase):
     def check(self, tally: Tally, tolerance: float) -> list[RuleCheck]:
         n = sum(1 for c in tally.chosen if c.application.id in self.applications)
         return [self._check(self.label, "<=", n, self.at_most)]
+
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        verb = "is" if self.at_most == 1 else "are"
+        return {
+            self.label: f"At most {self.at_most} of applications {', '.join(self.applications)} {verb} funded."
+        }
 
 
 class Requires(RuleBase):
@@ -829,6 +963,9 @@ class Requires(RuleBase):
         ids = [c.application.id for c in tally.chosen]
         n = ids.count(self.application) - ids.count(self.requires)
         return [self._check(self.label, "<=", n, 0)]
+
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        return {self.label: f"Application {self.application} is funded only if {self.requires} is funded too."}
 
 
 SpendBound = Literal["min_amount", "min_share"]
@@ -915,6 +1052,16 @@ class MinSpend(RuleBase):
             out.append(self._check(self._row_label(bound, y), ">=", spent, least))
         return out
 
+    def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
+        out = {}
+        for bound, year, least in self.limits(problem):
+            when = "in all" if year is None else f"in year {year}"
+            share = (
+                "" if self.min_share is None or bound != "min_share" else f" ({self.min_share:.1%} of the budget)"
+            )
+            out[self._row_label(bound, year)] = f"At least {pounds(least)} is awarded {when}{share}."
+        return out
+
 
 Rule = Annotated[
     Pot
@@ -931,3 +1078,17 @@ Rule = Annotated[
     Field(discriminator="kind"),
 ]
 """Any rule; in JSON a rule is an object with a ``kind`` field (e.g. ``"coverage"``)."""
+
+
+KINDS: tuple[type[RuleBase], ...] = get_args(get_args(Rule)[0])
+"""Every kind of rule, in the order of `Rule`."""
+
+
+def _holds_a_list(annotation: object) -> bool:
+    return get_origin(annotation) is tuple or any(get_origin(a) is tuple for a in get_args(annotation))
+
+
+LIST_FIELDS = frozenset(
+    name for kind in KINDS for name, field in kind.model_fields.items() if _holds_a_list(field.annotation)
+)
+"""The fields of any kind that hold a list: in a rules table, a cell of ``;``-separated items."""

@@ -27,7 +27,7 @@ from allocate.domain.parts import (
     ScoreScale,
     Weights,
 )
-from allocate.domain.rules import Rule
+from allocate.domain.rules import LIST_FIELDS, Rule
 from allocate.io import cells, jsontext, numbers, panel_scores, publisher, workbook
 from allocate.io import commitments as commitment_table
 from allocate.io.cells import LIST_SEPARATOR, Raw, Row, Spec, Table, decode, empty, numbered_columns
@@ -42,7 +42,6 @@ TABLES = (
 )  # fmt: skip
 """The tables of a round; ``publisher`` is read by `allocate.io.publisher.read_publisher`."""
 REQUIRED_TABLES = ("applications", "districts", "client_groups", "budget")
-_RULE_LIST_FIELDS = ("cells", "applications", "ratio")
 
 _SPECS: dict[str, Spec] = {
     "applications": Spec(
@@ -238,7 +237,7 @@ def _rule(row: Row) -> dict[str, Any]:
                 value = json.loads(text, parse_int=jsontext.integer)
             except (json.JSONDecodeError, RecursionError):
                 value = text
-            if isinstance(value, str) and column in _RULE_LIST_FIELDS:
+            if isinstance(value, str) and column in LIST_FIELDS:
                 value = [p.strip() for p in value.split(LIST_SEPARATOR) if p.strip()]
         rule[column] = value
     return rule
