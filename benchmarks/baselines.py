@@ -25,9 +25,9 @@ from allocate import (
     Pot,
     Problem,
 )
-from allocate.candidates import candidates
-from allocate.greedy import rank_and_fund
-from allocate.tally import Tally, candidate_value
+from allocate.domain.candidates import candidates
+from allocate.domain.tally import Tally, candidate_value
+from allocate.engine.greedy import rank_and_fund
 
 Chosen = list[tuple[str, str | None]]
 
@@ -113,7 +113,7 @@ def hand_pulp(problem: Problem, time_limit: float | None = None) -> tuple[Chosen
 
 
 def greedy(problem: Problem) -> tuple[Chosen, float]:
-    """The status quo (allocate.greedy.rank_and_fund), timed."""
+    """The status quo (allocate.engine.greedy.rank_and_fund), timed."""
     start = time.perf_counter()
     chosen = rank_and_fund(problem)
     return chosen, time.perf_counter() - start

@@ -40,12 +40,12 @@ from allocate import (
     verify,
     whatif_page,
 )
-from allocate.analysis.whatif import as_weights
-from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.compile import compile_problem
-from allocate.finish import finish
+from allocate.domain.parts import as_weights
+from allocate.engine.backends import DEFAULT_BACKEND, get_backend
+from allocate.engine.compile import compile_problem
+from allocate.engine.finish import finish
+from allocate.engine.options import SolverOptions
 from allocate.io import read_problem
-from allocate.options import SolverOptions
 from allocate.scenarios import east_sussex_2011
 
 REL_TOL = 1e-6

@@ -5,7 +5,7 @@ Sizes: the scaled East Sussex structure at 1,730, 17,300 and 173,000 application
 process so that its peak resident memory is its own. In the same process:
 
 * build: generate the columns (`scaled_columns`), validate (`Problem.from_columns`), compile;
-* first verified allocation: `allocate.construct` on the compiled model, then `verify`;
+* first verified allocation: `allocate.engine.construct` on the compiled model, then `verify`;
 * `solve(time_limit=10/30/60, relative_gap=0.001)`: each time limit bounds the whole call
   (loading the solver, the start, finishing and verifying included); status, gap and seconds;
 * baseline, side by side: the same 60 s solve without the constructed start
@@ -41,8 +41,8 @@ def _one(factor: int, backend: str, limits: tuple[float, ...]) -> dict[str, Any]
     import numpy as np
 
     from allocate import Problem, compile_problem, solve, verify
-    from allocate.construct import construct
-    from allocate.errors import SolverError
+    from allocate.domain.errors import SolverError
+    from allocate.engine.construct import construct
     from allocate.scenarios.scaled import scaled_columns
 
     t0 = time.perf_counter()

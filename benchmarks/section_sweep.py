@@ -23,7 +23,7 @@ from baselines import hand_pulp
 from common import Column, RunContext, Section
 
 from allocate import frontier, sweep, verify
-from allocate.analysis.whatif import as_weights
+from allocate.domain.parts import as_weights
 from allocate.scenarios import east_sussex_2011
 
 REL_TOL = 1e-6

@@ -41,7 +41,7 @@ from allocate import (
     Requires,
     Weights,
 )
-from allocate.compile import FRACTION_MARGIN
+from allocate.engine.compile import FRACTION_MARGIN
 
 TOLERANCE = FRACTION_MARGIN
 """Pence of slack allowed on rows whose left side is fractional (pro-rata money, shares): the

@@ -14,7 +14,7 @@ near-copies from hypothesis's mutation of earlier examples).
 
 Rounds are built as plain JSON-style dicts and validated once at the end, so that money
 the library refuses (an `InvalidProblemError` on a money field, e.g. a budget beyond
-allocate.schema's MAX_PENCE) still makes a round: it comes out as the dict, and `solve()`
+allocate.domain.schema's MAX_PENCE) still makes a round: it comes out as the dict, and `solve()`
 refuses it. A refusal for any other reason is a bug here and is raised.
 
 Values are compared with ``math.isclose(rel_tol=1e-6, abs_tol=1e-6)``, as in

@@ -38,11 +38,11 @@ from allocate import (
 )
 from allocate.analysis.diagnose import Relaxation
 from allocate.analysis.robustness import draw
-from allocate.analysis.whatif import as_weights
-from allocate.backends import get_backend
-from allocate.backends.base import SolverOptions, solve_once
-from allocate.compile import TOTAL_RULE
-from allocate.conflict import restrict
+from allocate.domain.parts import as_weights
+from allocate.engine.backends import get_backend
+from allocate.engine.backends.base import SolverOptions, solve_once
+from allocate.engine.compile import TOTAL_RULE
+from allocate.engine.conflict import restrict
 
 TOL = 1e-6
 SHARES = [0.0, 0.15, 0.3, 0.5, 0.7, 0.85, 1.0]

@@ -22,12 +22,12 @@ from allocate import (
     Problem,
     solve,
 )
-from allocate.backends.base import RawSolution
-from allocate.certify import PARTNER, certify
-from allocate.compile import compile_problem
+from allocate.engine.backends.base import RawSolution
+from allocate.engine.certify import PARTNER, certify
+from allocate.engine.compile import compile_problem
 
 BACKENDS = allocate.BACKENDS
-solve_module = importlib.import_module("allocate.solve")  # `allocate.solve` is also the function
+solve_module = importlib.import_module("allocate.engine.solve")  # `allocate.solve` is also the function
 
 
 def small_round(*rules: Any) -> Problem:

@@ -21,12 +21,12 @@ from allocate import (
     Problem,
     Weights,
     compile_problem,
-    schema,
 )
-from allocate.candidates import candidates
-from allocate.columnar import APPLICATION_COLUMNS, REQUIRED, VARIANT_COLUMNS
-from allocate.columns import Unbuilt
-from allocate.compile import CompiledProblem
+from allocate.domain import schema
+from allocate.domain.candidates import candidates
+from allocate.domain.columnar import APPLICATION_COLUMNS, REQUIRED, VARIANT_COLUMNS
+from allocate.domain.columns import Unbuilt
+from allocate.engine.compile import CompiledProblem
 from allocate.scenarios import east_sussex_2011
 from allocate.scenarios.east_sussex import build_applications, draw_round
 from allocate.scenarios.scaled import national_geography, scaled, scaled_columns

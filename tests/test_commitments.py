@@ -236,7 +236,7 @@ def test_two_rounds_east_sussex() -> None:
 
 
 def test_summary_names_the_money_committed_from_earlier_rounds() -> None:
-    from allocate.summary import summarise
+    from allocate.presentation.summary import summarise
 
     p = round_(commitments=(held(),))
     text = summarise(p, solve(p))

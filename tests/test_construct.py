@@ -1,4 +1,4 @@
-"""The constructed start (allocate.construct), the whole-call time limit, and T kept as a variable."""
+"""The constructed start (allocate.engine.construct), the whole-call time limit, and T kept as a variable."""
 
 from __future__ import annotations
 
@@ -11,21 +11,21 @@ import numpy as np
 import pytest
 from hypothesis import event, given, settings
 
-import allocate.backends.cpsat as cpsat
+import allocate.engine.backends.cpsat as cpsat
 from allocate import compile_problem, solve, verify
-from allocate.backends.base import RawSolution
-from allocate.backends.highs import HighsSession
-from allocate.bound import budget_bound
-from allocate.compile import CompiledProblem
-from allocate.construct import construct
-from allocate.errors import SolverError
-from allocate.model import Problem
-from allocate.options import SolverOptions
+from allocate.domain.errors import SolverError
+from allocate.domain.model import Problem
+from allocate.engine.backends.base import RawSolution
+from allocate.engine.backends.highs import HighsSession
+from allocate.engine.bound import budget_bound
+from allocate.engine.compile import CompiledProblem
+from allocate.engine.construct import construct
+from allocate.engine.options import SolverOptions
 from allocate.scenarios import east_sussex_2011, scaled
 from brute import brute_force
 from strategies import examples, problems
 
-solve_module = importlib.import_module("allocate.solve")  # the package re-exports solve() under the same name
+solve_module = importlib.import_module("allocate.engine.solve")  # the package re-exports solve() under the same name
 better_of = solve_module.better_of
 
 

@@ -36,8 +36,8 @@ from allocate import (
     sweep,
 )
 from allocate.analysis.robustness import draw, solve_samples
-from allocate.analysis.whatif import as_weights
 from allocate.analysis.workers import Serial, chunks
+from allocate.domain.parts import as_weights
 from allocate.io import read_problem
 from brute import brute_force
 from strategies import examples, problems

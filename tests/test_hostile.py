@@ -25,8 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocate import Application, InvalidProblemError, Problem, solve
-from allocate.backends.base import quiet_stdout
 from allocate.cli import main
+from allocate.engine.backends.base import quiet_stdout
 from allocate.io import (
     problem_from_dataframe,
     read_problem,

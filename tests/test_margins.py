@@ -20,8 +20,8 @@ from allocate import (
     compile_problem,
     solve,
 )
-from allocate.backends.base import MarginCheck
-from allocate.compile import CompiledProblem
+from allocate.engine.backends.base import MarginCheck
+from allocate.engine.compile import CompiledProblem
 
 
 def round_with_shares() -> Problem:

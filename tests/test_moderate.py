@@ -39,7 +39,7 @@ from allocate import (
 )
 from allocate.analysis.robustness import draw
 from allocate.io import read_problem, write_problem
-from allocate.report import html_report
+from allocate.presentation.report import html_report
 
 POUND = 100
 

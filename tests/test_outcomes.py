@@ -28,9 +28,10 @@ from allocate import (
 )
 from allocate.cli import main
 from allocate.io.outcomes import write_outcomes
-from allocate.outcomes import outcomes, table
-from allocate.report import html_report
-from allocate.wording import sentences
+from allocate.presentation.outcome_table import table
+from allocate.presentation.outcomes import outcomes
+from allocate.presentation.report import html_report
+from allocate.presentation.wording import sentences
 
 
 def round_() -> Problem:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from allocate import Application, Budget, ClientGroup, District, InvalidProblemError, Problem, solve
-from allocate.proxies import load_proxies, social_value_in_pounds
+from allocate.io.proxies import load_proxies, social_value_in_pounds
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "social_value_proxies_example.csv"
 

@@ -12,9 +12,9 @@ from allocate import Application, Budget, ClientGroup, Coverage, District, Organ
 from allocate.analysis.explain import explain
 from allocate.analysis.frontier import frontier
 from allocate.cli import main
-from allocate.report import html_report
-from allocate.result import Allocation
-from allocate.summary import pounds
+from allocate.engine.result import Allocation
+from allocate.presentation.report import html_report
+from allocate.presentation.summary import pounds
 
 EVIL = "<script>alert(1)</script>"
 

@@ -10,7 +10,7 @@ import pytest
 
 from allocate import solve
 from allocate.io import read_problem
-from allocate.report import html_report
+from allocate.presentation.report import html_report
 from browser import blank, browser
 
 KENT = Path(__file__).parent / "data" / "kent" / "kent_round.xlsx"

@@ -489,7 +489,7 @@ def test_row_metadata_is_stated_once_where_rows_are_made() -> None:
 
 
 def test_row_metadata_follows_rows_added_or_dropped() -> None:
-    from allocate.conflict import restrict
+    from allocate.engine.conflict import restrict
 
     model = allocate.compile_problem(round_((MinOrganisations(count=2), Lock(application="D"))))
     coefs = np.concatenate([model.cost, np.zeros(model.n_vars - model.n)])

@@ -243,7 +243,7 @@ def test_time_limit(backend: str, limit: float) -> None:
         return
     assert a.gap is not None
     assert math.isfinite(a.bound) and a.bound >= a.value - 1e-6 * max(1.0, abs(a.value))
-    assert a.gap == pytest.approx(allocate.backends.base.relative_gap(a.value, a.bound))
+    assert a.gap == pytest.approx(allocate.engine.backends.base.relative_gap(a.value, a.bound))
     if a.status == "optimal":
         assert a.gap <= 1e-6
     else:
@@ -445,7 +445,7 @@ def test_import_allocate_loads_no_solver_library() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_backend_available(backend: str) -> None:
-    from allocate.backends import available, get_backend
+    from allocate.engine.backends import available, get_backend
 
     assert available(backend)
     assert get_backend(backend).name == backend
@@ -455,7 +455,7 @@ def test_backend_with_missing_package_names_it(monkeypatch: pytest.MonkeyPatch) 
     import importlib.util
 
     from allocate import SolverError
-    from allocate.backends import available, get_backend
+    from allocate.engine.backends import available, get_backend
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

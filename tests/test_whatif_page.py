@@ -27,7 +27,7 @@ from allocate import (
 )
 from allocate.analysis.share_map import Change, award_key, share_map
 from allocate.cli import main
-from allocate.summary import pounds
+from allocate.presentation.summary import pounds
 from browser import Browser, blank, browser
 
 

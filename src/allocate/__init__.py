@@ -13,11 +13,7 @@ from allocate.analysis.moderate import Moderation, PanelEffect, moderate
 from allocate.analysis.price import RulePrice, price_of_rules
 from allocate.analysis.robustness import Robustness, ScoreNoise, robustness
 from allocate.analysis.whatif import sweep
-from allocate.backends import DEFAULT_BACKEND
-from allocate.backends import NAMES as BACKENDS
-from allocate.commitments import Commitment, commitments_from
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.errors import (
+from allocate.domain.errors import (
     AllocateError,
     CertificationError,
     InfeasibleError,
@@ -26,20 +22,19 @@ from allocate.errors import (
     VerificationError,
     WorkerError,
 )
-from allocate.model import (
+from allocate.domain.model import Problem
+from allocate.domain.parts import (
     Application,
     Budget,
     ClientGroup,
+    Commitment,
     District,
     Organisation,
-    Problem,
     ScoreScale,
     Variant,
     Weights,
 )
-from allocate.options import SolverOptions
-from allocate.result import Allocation, Award, Certificate, RuleReport
-from allocate.rules import (
+from allocate.domain.rules import (
     Coverage,
     EqualityGap,
     Exclusive,
@@ -53,10 +48,16 @@ from allocate.rules import (
     Requires,
     Rule,
 )
-from allocate.solve import solve
-from allocate.tally import cell_key
-from allocate.verify import Verification, verify
-from allocate.whatif_page import whatif_page
+from allocate.domain.tally import cell_key
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.backends import NAMES as BACKENDS
+from allocate.engine.carry_over import commitments_from
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation, Award, Certificate, RuleReport
+from allocate.engine.solve import solve
+from allocate.engine.verify import Verification, verify
+from allocate.presentation.whatif_page import whatif_page
 
 __all__ = [
     "BACKENDS",

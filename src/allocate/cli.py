@@ -20,17 +20,18 @@ from types import FrameType
 from typing import TextIO
 
 from allocate.analysis.equality import equality_summary
-from allocate.backends import DEFAULT_BACKEND, NAMES
-from allocate.errors import AllocateError
+from allocate.domain.errors import AllocateError
+from allocate.domain.model import Problem
+from allocate.domain.parts import Weights
+from allocate.engine.backends import DEFAULT_BACKEND, NAMES
+from allocate.engine.solve import solve
 from allocate.io import atomic, publisher
 from allocate.io.read import read_problem
 from allocate.io.threesixty import write_360giving_csv, write_360giving_json
 from allocate.io.transparency import write_transparency_csv
 from allocate.io.write import write_allocation, write_csv
-from allocate.model import Problem, Weights
-from allocate.progress import progress_bar
-from allocate.solve import solve
-from allocate.summary import summarise
+from allocate.presentation.progress import progress_bar
+from allocate.presentation.summary import summarise
 
 MAX_STEPS = 100_001
 """The most shares `allocate sweep --steps` takes (a thousandth of a percent apart)."""
@@ -182,9 +183,9 @@ def _round(args: argparse.Namespace) -> Problem:
 
 def _whatif(args: argparse.Namespace) -> int:
     """Compute the exact frontier and write the what-if page; no file unless all of it succeeds."""
+    from allocate.engine.options import SolverOptions
     from allocate.io import atomic
-    from allocate.options import SolverOptions
-    from allocate.whatif_page import whatif_page
+    from allocate.presentation.whatif_page import whatif_page
 
     if not _one_round(args):
         return 2
@@ -203,8 +204,8 @@ def _whatif(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from allocate.analysis.explain import explain
     from allocate.analysis.frontier import frontier
-    from allocate.outcomes import outcomes
-    from allocate.report import html_report
+    from allocate.presentation.outcomes import outcomes
+    from allocate.presentation.report import html_report
 
     if not _one_round(args):
         return 2
@@ -234,7 +235,8 @@ def _report(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     """Solve, then print (and optionally write) every application's outcome and reason."""
     from allocate.io.outcomes import write_outcomes
-    from allocate.outcomes import outcomes, summary
+    from allocate.presentation.outcome_table import summary
+    from allocate.presentation.outcomes import outcomes
 
     if not _one_round(args):
         return 2
@@ -262,10 +264,10 @@ def _bench(seed: int, time_limit: float) -> int:
     """Solve the East Sussex reference with every backend and the greedy status quo; print ratios."""
     import time
 
-    from allocate.greedy import rank_and_fund
+    from allocate.engine.greedy import rank_and_fund
+    from allocate.engine.verify import verify
+    from allocate.presentation.summary import pounds
     from allocate.scenarios import east_sussex_2011
-    from allocate.summary import pounds
-    from allocate.verify import verify
 
     problem = east_sussex_2011(seed)
     rows: list[tuple[str, str, int, float, int, float, int]] = []
@@ -357,7 +359,7 @@ def _analysis(args: argparse.Namespace) -> int:
 
 class _Terminated(BaseException):
     """SIGTERM, raised in the main thread like KeyboardInterrupt, so every solve stops and no file
-    is written (allocate.backends.stop)."""
+    is written (allocate.engine.backends.stop)."""
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from allocate.model import Problem
-from allocate.result import Allocation
-from allocate.tally import Tally
-from allocate.verify import resolve
+from allocate.domain.model import Problem
+from allocate.domain.money import pounds
+from allocate.domain.tally import Tally
+from allocate.engine.result import Allocation
+from allocate.engine.verify import resolve
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,6 @@ class Comparison:
     no_longer_binding: tuple[str, ...]
 
     def summary(self) -> str:
-        from allocate.summary import pounds
-
         moved = ", ".join(f"{k} {pounds(v)}" for k, v in self.money_by_district.items() if round(v))
         return (
             f"{len(self.entered)} awards enter ({', '.join(self.entered) or 'none'}), "

@@ -1,7 +1,7 @@
 """Infeasibility diagnosis a commissioner can act on.
 
 `diagnose(problem)` finds an irreducible set of clashing rules (deletion filter, see
-`allocate.conflict`) and then the least relaxation of those rows that restores feasibility:
+`allocate.engine.conflict`) and then the least relaxation of those rows that restores feasibility:
 elastic variables on each clashing row, minimising the total relaxation (in pounds for money
 rows, in awards or organisations for count rows; each row's unit is the one it was compiled
 with) with every other rule kept. It also gives, for each clashing
@@ -20,14 +20,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocate.analysis.workers import Progress, executor_for
-from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import solve_once
-from allocate.backends.lp import lp_conflict
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.conflict import confirm, find_conflict
-from allocate.model import Problem
-from allocate.options import SolverOptions
-from allocate.summary import pounds
+from allocate.domain.model import Problem
+from allocate.domain.money import pounds
+from allocate.engine.backends import DEFAULT_BACKEND, get_backend
+from allocate.engine.backends.base import solve_once
+from allocate.engine.backends.lp import lp_conflict
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.conflict import confirm, find_conflict
+from allocate.engine.options import SolverOptions
 
 _MONEY = ("pence", "share")
 """Row units measured in pence (a share row compares attributed money with a share of the total)."""

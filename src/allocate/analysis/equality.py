@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from allocate.model import Problem
-from allocate.result import Allocation
-from allocate.rules import EqualityGap, NoNewGaps
-from allocate.summary import pounds
-from allocate.tally import Tally
-from allocate.verify import resolve
+from allocate.domain.model import Problem
+from allocate.domain.money import pounds
+from allocate.domain.rules import EqualityGap, NoNewGaps
+from allocate.domain.tally import Tally
+from allocate.engine.result import Allocation
+from allocate.engine.verify import resolve
 
 NO_GROUP = "(none stated)"
 

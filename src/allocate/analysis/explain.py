@@ -19,16 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocate.analysis.workers import Progress, chunks, executor_for, session, start_from, token
-from allocate.backends import DEFAULT_BACKEND
-from allocate.backends.base import MarginCheck
-from allocate.backends.lp import lp_duals
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.errors import InvalidProblemError
-from allocate.model import Problem, Weights
-from allocate.options import SolverOptions
-from allocate.result import Allocation
-from allocate.rules import Lock, PassMark
-from allocate.summary import pounds
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.model import Problem
+from allocate.domain.money import pounds
+from allocate.domain.parts import Weights
+from allocate.domain.rules import Lock, PassMark
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.backends.base import MarginCheck
+from allocate.engine.backends.lp import lp_duals
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,16 @@ from typing import Literal
 
 import numpy as np
 
-from allocate.analysis.whatif import as_weights
 from allocate.analysis.workers import Progress, executor_for, session, token
-from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import Backend, RawSolution, solve_once
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.errors import InfeasibleError, InvalidProblemError, SolverError
-from allocate.finish import finish
-from allocate.model import Problem
-from allocate.options import SolverOptions
-from allocate.result import Allocation
+from allocate.domain.errors import InfeasibleError, InvalidProblemError, SolverError
+from allocate.domain.model import Problem
+from allocate.domain.parts import as_weights
+from allocate.engine.backends import DEFAULT_BACKEND, get_backend
+from allocate.engine.backends.base import Backend, RawSolution, solve_once
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.finish import finish
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation
 
 REL_TOL = 1e-9
 

@@ -34,11 +34,12 @@ from typing import Literal, get_args
 import numpy as np
 
 from allocate.analysis.compare import Comparison, compare
-from allocate.backends import DEFAULT_BACKEND
-from allocate.errors import InvalidProblemError
-from allocate.model import Application, Problem
-from allocate.options import SolverOptions
-from allocate.result import Allocation
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.model import Problem
+from allocate.domain.parts import Application
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation
 
 Method = Literal["standardise", "rank", "anchor"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -297,7 +298,7 @@ def moderate(
     comparison = None
     changed: dict[str, int] | None = None
     if allocations:
-        from allocate.solve import solve
+        from allocate.engine.solve import solve
 
         opts = SolverOptions() if options is None else options
         raw_alloc = solve(problem, backend, options=opts, diagnose=False)

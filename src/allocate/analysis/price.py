@@ -17,15 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocate.analysis.workers import Progress, executor_for, start_from
-from allocate.backends import DEFAULT_BACKEND
-from allocate.compile import compile_problem
-from allocate.errors import InfeasibleError, InvalidProblemError
-from allocate.model import Problem
-from allocate.options import SolverOptions
-from allocate.result import Allocation
-from allocate.rules import EqualityGap, RuleBase
-from allocate.solve import solve
-from allocate.summary import pounds
+from allocate.domain.errors import InfeasibleError, InvalidProblemError
+from allocate.domain.model import Problem
+from allocate.domain.money import pounds
+from allocate.domain.rules import RuleBase
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.compile import compile_problem
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation
+from allocate.engine.solve import solve
 
 DEFAULT_TOLERANCES: tuple[float, ...] = (0.02, 0.05, 0.10)
 
@@ -123,7 +123,8 @@ def _resolve(
     if tolerance is None:
         rules = problem.rules[:index] + problem.rules[index + 1 :]
     else:
-        band = EqualityGap.model_validate({**rule.model_dump(), "tolerance": tolerance})
+        band = rule.at_tolerance(tolerance)
+        assert band is not None  # only rules with a band are priced at a tolerance
         rules = (*problem.rules[:index], band, *problem.rules[index + 1 :])
     changed = problem.replace(rules=rules)
     model = compile_problem(changed)
@@ -171,8 +172,7 @@ def price_of_rules(
     for i in chosen:
         rule = problem.rules[i]
         asked.append((i, None))
-        if isinstance(rule, EqualityGap) and rule.ratio is None:
-            asked += [(i, float(t)) for t in bands]
+        asked += [(i, float(t)) for t in bands if rule.at_tolerance(float(t)) is not None]
     start = [(a.application, a.variant) for a in base.awards]
     options_count = sum(1 + len(a.variants) for a in problem.applications)
     with executor_for(executor, len(asked), options_count, "price_of_rules") as pool:

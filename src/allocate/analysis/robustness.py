@@ -24,15 +24,16 @@ from typing import Literal
 import numpy as np
 
 from allocate.analysis.workers import Progress, executor_for, session, token
-from allocate.backends import DEFAULT_BACKEND
-from allocate.compile import compile_problem
-from allocate.errors import InfeasibleError, InvalidProblemError, VerificationError
-from allocate.model import Application, Problem
-from allocate.options import SolverOptions
-from allocate.result import Allocation
-from allocate.rules import PassMark
-from allocate.solve import solve
-from allocate.verify import verify
+from allocate.domain.errors import InfeasibleError, InvalidProblemError, VerificationError
+from allocate.domain.model import Problem
+from allocate.domain.parts import Application
+from allocate.domain.rules import PassMark
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.compile import compile_problem
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation
+from allocate.engine.solve import solve
+from allocate.engine.verify import verify
 
 
 @dataclass(frozen=True)

@@ -20,17 +20,18 @@ from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
 from allocate.analysis.frontier import Frontier, frontier
-from allocate.analysis.whatif import TIE_MARGIN, as_weights
+from allocate.analysis.whatif import TIE_MARGIN
 from allocate.analysis.workers import Progress, executor_for
-from allocate.backends import DEFAULT_BACKEND
-from allocate.candidates import Candidate, candidates
-from allocate.errors import InvalidProblemError, SolverError
-from allocate.model import Problem
-from allocate.options import SolverOptions
-from allocate.result import Allocation
-from allocate.solve import solve
-from allocate.tally import candidate_value
-from allocate.verify import resolve
+from allocate.domain.candidates import Candidate, candidates
+from allocate.domain.errors import InvalidProblemError, SolverError
+from allocate.domain.model import Problem
+from allocate.domain.parts import as_weights
+from allocate.domain.tally import candidate_value
+from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation
+from allocate.engine.solve import solve
+from allocate.engine.verify import resolve
 
 Key = frozenset[tuple[str, str | None]]
 """An allocation's identity: its (application, variant) awards."""

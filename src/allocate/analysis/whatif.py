@@ -16,16 +16,18 @@ from typing import Literal
 
 import numpy as np
 
+from allocate.analysis.frontier import frontier
 from allocate.analysis.workers import Progress, executor_for
-from allocate.backends import DEFAULT_BACKEND, get_backend
-from allocate.backends.base import RawSolution
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.errors import InvalidProblemError
-from allocate.finish import finish
-from allocate.model import Problem, Weights
-from allocate.options import SolverOptions
-from allocate.result import Allocation
-from allocate.solve import solve
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.model import Problem
+from allocate.domain.parts import Weights, as_weights
+from allocate.engine.backends import DEFAULT_BACKEND, get_backend
+from allocate.engine.backends.base import RawSolution
+from allocate.engine.compile import CompiledProblem, compile_problem
+from allocate.engine.finish import finish
+from allocate.engine.options import SolverOptions
+from allocate.engine.result import Allocation
+from allocate.engine.solve import solve
 
 FRONTIER_FROM = 24
 """With ``method="auto"``, sweeps of at least this many shares of one weighting family are read
@@ -41,13 +43,6 @@ solves that share directly: the frontier's own tolerance (`frontier.REL_TOL`), f
 objective resolution (2^-50), and far below the gap between distinct frontier neighbours, which
 may differ by a few units of value (two small grants swapped) over a whole interval: with 1e-6,
 a 1,000-share sweep of East Sussex spent most of its time solving such shares."""
-
-
-def as_weights(problem: Problem, w: Weights | float) -> Weights:
-    """A Weights from a Weights or a bare social value share (other fields from the problem)."""
-    if isinstance(w, Weights):
-        return w
-    return Weights(**{**problem.weights.model_dump(), "social_value_share": float(w)})
 
 
 def solve_batch(
@@ -165,8 +160,6 @@ def _from_frontier(
     None when a frontier solve stopped short of a proven optimum (a time limit): its points
     then prove nothing about the shares between them, so the caller solves each share.
     """
-    from allocate.analysis.frontier import frontier  # frontier builds on this module
-
     base = ws[0].model_copy(update={"social_value_share": problem.weights.social_value_share})
     round_ = problem if base == problem.weights else problem.replace(weights=base)
     found = 0

@@ -11,7 +11,7 @@ A task's answer depends only on its arguments (the model, objective, fixed varia
 starting allocation it is given), never on which worker ran it or what that worker ran before:
 solver sessions clear their search between solves. The one thing a session keeps is the rows
 that exclude an allocation a solver rounded past a rule's margin (rare; valid for every
-objective, see `allocate.backends.base.PinningSession`).
+objective, see `allocate.engine.backends.base.PinningSession`).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from allocate.backends import get_backend
-from allocate.backends.base import Session
-from allocate.backends.stop import halting
-from allocate.compile import CompiledProblem, compile_problem
-from allocate.errors import WorkerError
-from allocate.model import Problem
+from allocate.domain.errors import WorkerError
+from allocate.domain.model import Problem
+from allocate.engine.backends import get_backend
+from allocate.engine.backends.base import Session
+from allocate.engine.backends.stop import halting
+from allocate.engine.compile import CompiledProblem, compile_problem
 
 T = TypeVar("T")
 
@@ -132,7 +132,7 @@ def executor_for(
     own), and nothing is re-imported, so the default works in a script without a ``__main__``
     guard, ``python -``, a notebook, a non-main thread or another pool's worker. Each thread
     keeps its own solver sessions (`session`). If the block fails or is interrupted, running
-    solves are stopped (`allocate.backends.stop`), tasks not started are cancelled, and the
+    solves are stopped (`allocate.engine.backends.stop`), tasks not started are cancelled, and the
     threads are joined before the exception propagates. A worker of a given executor that dies
     raises WorkerError naming the task.
     """

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from allocate.errors import InvalidProblemError
+from allocate.domain.errors import InvalidProblemError
 
 T = TypeVar("T")
 

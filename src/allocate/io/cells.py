@@ -19,10 +19,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from allocate.errors import InvalidProblemError
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.schema import MAX_TEXT
 from allocate.io import numbers
 from allocate.io.safe import restore
-from allocate.schema import MAX_TEXT
 
 Raw = str | int | float | bool | None
 """A cell as read: text from CSV; text, number or bool from XLSX."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from allocate.domain.model import Problem
 from allocate.io.cells import LIST_SEPARATOR, Row, Spec
 from allocate.io.safe import Cell
-from allocate.model import Problem
 
 SPEC = Spec(
     ("id", "organisation", "client_groups"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from allocate.errors import InvalidProblemError
+from allocate.domain.errors import InvalidProblemError
 from allocate.io.numbers import MAX_DIGITS
 
 

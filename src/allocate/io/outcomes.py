@@ -1,12 +1,12 @@
-"""Write the outcome table (`allocate.outcomes`) as CSV or XLSX, for feedback letters."""
+"""Write the outcome table (`allocate.presentation.outcome_table`) as CSV or XLSX, for feedback letters."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from allocate.errors import InvalidProblemError
+from allocate.domain.errors import InvalidProblemError
 from allocate.io.write import write_csv, write_xlsx
-from allocate.outcomes import Outcome, table
+from allocate.presentation.outcome_table import Outcome, table
 
 
 def write_outcomes(rows: list[Outcome], path: str | Path) -> None:

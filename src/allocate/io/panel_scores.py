@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from allocate.domain.model import Problem
 from allocate.io.cells import Row, Spec
 from allocate.io.safe import Cell
-from allocate.model import Problem
 
 SPEC = Spec(("application_id", "panel", "outcome_score"))
 

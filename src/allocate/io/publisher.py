@@ -19,11 +19,11 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from allocate.errors import InvalidProblemError
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.model import Problem
+from allocate.domain.schema import Frozen, Name
 from allocate.io import cells, jsontext
 from allocate.io.cells import Raw, Row, Spec, decode, empty
-from allocate.model import Problem
-from allocate.schema import Frozen, Name
 
 EAST_SUSSEX_CODES: dict[str, str] = {
     "Eastbourne": "E07000061",

@@ -14,24 +14,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from allocate.commitments import Commitment
-from allocate.errors import InvalidProblemError, Loc
-from allocate.io import cells, jsontext, numbers, panel_scores, publisher, workbook
-from allocate.io import commitments as commitment_table
-from allocate.io.cells import LIST_SEPARATOR, Raw, Row, Spec, Table, decode, empty, numbered_columns
-from allocate.io.safe import restore
-from allocate.model import (
+from allocate.domain.errors import InvalidProblemError, Loc
+from allocate.domain.model import Problem
+from allocate.domain.parts import (
     SOCIAL_OBJECTIVES,
     Attribution,
     Budget,
     ClientGroup,
+    Commitment,
     District,
     Organisation,
-    Problem,
     ScoreScale,
     Weights,
 )
-from allocate.rules import Rule
+from allocate.domain.rules import LIST_FIELDS, Rule
+from allocate.io import cells, jsontext, numbers, panel_scores, publisher, workbook
+from allocate.io import commitments as commitment_table
+from allocate.io.cells import LIST_SEPARATOR, Raw, Row, Spec, Table, decode, empty, numbered_columns
+from allocate.io.safe import restore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +42,6 @@ TABLES = (
 )  # fmt: skip
 """The tables of a round; ``publisher`` is read by `allocate.io.publisher.read_publisher`."""
 REQUIRED_TABLES = ("applications", "districts", "client_groups", "budget")
-_RULE_LIST_FIELDS = ("cells", "applications", "ratio")
 
 _SPECS: dict[str, Spec] = {
     "applications": Spec(
@@ -238,7 +237,7 @@ def _rule(row: Row) -> dict[str, Any]:
                 value = json.loads(text, parse_int=jsontext.integer)
             except (json.JSONDecodeError, RecursionError):
                 value = text
-            if isinstance(value, str) and column in _RULE_LIST_FIELDS:
+            if isinstance(value, str) and column in LIST_FIELDS:
                 value = [p.strip() for p in value.split(LIST_SEPARATOR) if p.strip()]
         rule[column] = value
     return rule

@@ -16,12 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from allocate.domain.model import Problem
+from allocate.engine.result import Allocation, Award
 from allocate.io import atomic
 from allocate.io.publisher import Publisher, publisher_for
 from allocate.io.safe import Cell
 from allocate.io.write import pounds_text, write_csv
-from allocate.model import Problem
-from allocate.result import Allocation, Award
 
 SCHEMA_VERSION = "1.4"
 

@@ -12,11 +12,11 @@ import re
 from datetime import date
 from pathlib import Path
 
+from allocate.domain.model import Problem
+from allocate.engine.result import Allocation
 from allocate.io.publisher import Publisher, publisher_for
 from allocate.io.safe import Cell
 from allocate.io.write import pounds_text, write_csv
-from allocate.model import Problem
-from allocate.result import Allocation
 
 HEADER = [
     "Organisation name",

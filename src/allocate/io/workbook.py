@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from allocate.errors import InvalidProblemError
+from allocate.domain.errors import InvalidProblemError
 from allocate.io.cells import Raw, place, read_bytes
 
 Sheet = tuple[str, list[tuple[Raw, ...]]]

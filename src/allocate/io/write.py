@@ -14,14 +14,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from allocate.errors import InvalidProblemError
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.model import Problem
+from allocate.domain.schema import unstorable
+from allocate.engine.result import Allocation, Award
 from allocate.io import atomic, cells, jsontext, panel_scores, workbook
 from allocate.io import commitments as commitment_table
 from allocate.io.cells import LIST_SEPARATOR, Raw, Spec, Table, decode
 from allocate.io.safe import Cell, neutralise, neutralise_row
-from allocate.model import Problem
-from allocate.result import Allocation, Award
-from allocate.schema import unstorable
 
 Rows = Sequence[Sequence[Cell]]
 

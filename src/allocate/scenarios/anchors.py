@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from allocate.errors import InvalidProblemError
-from allocate.model import Problem
+from allocate.domain.errors import InvalidProblemError
+from allocate.domain.model import Problem
 from allocate.scenarios.east_sussex import east_sussex_2011_latent
 
 ANCHOR_STREAM = 13

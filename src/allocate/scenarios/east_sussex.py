@@ -20,8 +20,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from allocate.model import Application, Budget, ClientGroup, District, Organisation, Problem, Variant, Weights
-from allocate.rules import (
+from allocate.domain.model import Problem
+from allocate.domain.parts import Application, Budget, ClientGroup, District, Organisation, Variant, Weights
+from allocate.domain.rules import (
     Coverage,
     EqualityGap,
     MinOrganisations,

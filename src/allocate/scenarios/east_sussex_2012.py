@@ -11,10 +11,11 @@ gaps and organisation caps.
 
 from __future__ import annotations
 
-from allocate.commitments import CountsToward, commitments_from
-from allocate.model import Problem
-from allocate.result import Allocation
-from allocate.rules import MinOrganisations
+from allocate.domain.model import Problem
+from allocate.domain.parts import CountsToward
+from allocate.domain.rules import MinOrganisations
+from allocate.engine.carry_over import commitments_from
+from allocate.engine.result import Allocation
 from allocate.scenarios.east_sussex import east_sussex_2011
 
 
@@ -28,7 +29,7 @@ def east_sussex_2012(
     optimal allocation, solved here)."""
     first = east_sussex_2011()
     if after is None:
-        from allocate.solve import solve
+        from allocate.engine.solve import solve
 
         after = solve(first, diagnose=False)
     base = east_sussex_2011(seed)

@@ -37,9 +37,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
 
-from allocate.errors import InvalidProblemError, Loc
-from allocate.model import Application, Budget, ClientGroup, District, Problem, ScoreScale, Weights
-from allocate.result import Allocation
+from allocate.domain.errors import InvalidProblemError, Loc
+from allocate.domain.model import Problem
+from allocate.domain.parts import Application, Budget, ClientGroup, District, ScoreScale, Weights
+from allocate.engine.result import Allocation
 from allocate.scenarios.pabulib import total_outcome_score
 
 _PROBLEM_LINE = re.compile(r"^\s*problem\s+(\S+)\s*$", re.IGNORECASE)

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from allocate.model import Budget, Problem, Weights
-from allocate.rules import (
+from allocate.domain.model import Problem
+from allocate.domain.parts import Budget, Weights
+from allocate.domain.rules import (
     Coverage,
     EqualityGap,
     MinOrganisations,
@@ -26,6 +27,7 @@ from allocate.rules import (
     Pot,
     Rule,
 )
+from allocate.domain.tally import cell_key
 from allocate.scenarios.east_sussex import (
     BUDGET_TOTAL_POUNDS,
     GROUPS,
@@ -43,7 +45,6 @@ from allocate.scenarios.east_sussex import (
     draw_round,
     group_share_rules,
 )
-from allocate.tally import cell_key
 
 DISTRICTS_PER_REGION = 5
 POPULATION_MEDIAN = 115_000

@@ -1,0 +1,1 @@
+"""The engine: a Problem compiled, solved by a backend, verified, certified; the Allocation."""

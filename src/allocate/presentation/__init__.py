@@ -1,0 +1,1 @@
+"""Presentation: an allocation in words, summaries, notebook frames, reports and pages."""
