@@ -109,3 +109,36 @@ def test_cli_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_needs_a_problem_or_demo(tmp_path: Path) -> None:
     assert main(["report", "--out", str(tmp_path / "r.html")]) == 2
     assert not (tmp_path / "r.html").exists()
+
+
+def hostile_places(problem: Problem) -> Problem:
+    """The round with script-bearing district, client group and organisation names."""
+    rename = {
+        "Hastings": '</title></svg><script>alert("d")</script>',
+        "carers": "<img src=x onerror=alert('g')>",
+    }
+    apps = tuple(
+        a.model_copy(
+            update={
+                "districts": tuple(rename.get(d, d) for d in a.districts),
+                "client_groups": tuple(rename.get(g, g) for g in a.client_groups),
+                "organisation": f'O\'Neil "&" {EVIL} {a.id}',
+            }
+        )
+        for a in problem.applications
+    )
+    districts = tuple(d.model_copy(update={"id": rename.get(d.id, d.id)}) for d in problem.districts)
+    groups = tuple(g.model_copy(update={"id": rename.get(g.id, g.id)}) for g in problem.client_groups)
+    return problem.replace(applications=apps, districts=districts, client_groups=groups)
+
+
+def test_report_escapes_district_group_and_organisation_names() -> None:
+    problem = hostile_places(tiny_problem())
+    allocation = solve(problem)
+    page = html_report(problem, allocation, frontier=frontier(problem))
+    assert_self_contained(page)  # no <script>, no src= anywhere
+    assert "<img" not in page and "</title></svg>" not in page
+    assert (
+        "&lt;/title&gt;&lt;/svg&gt;&lt;script&gt;alert(&#34;d&#34;)&lt;/script&gt;" in page
+    )  # chart and table
+    assert "O&#39;Neil &#34;&amp;&#34; &lt;script&gt;" in page

@@ -218,6 +218,37 @@ def test_page_is_self_contained_and_escapes_text(problem: Problem) -> None:
         assert (value, outcome, social) == (f"{o + s:,.1f}", f"{o:,.1f}", f"{s:,.1f}")
 
 
+def test_page_escapes_district_group_and_organisation_names(problem: Problem) -> None:
+    evil = '</script><script>alert("d")</script>'
+    rename = {"Hastings": evil, "carers": "<img src=x onerror=alert('g')>"}
+    apps = tuple(
+        a.model_copy(
+            update={
+                "districts": tuple(rename.get(d, d) for d in a.districts),
+                "client_groups": tuple(rename.get(g, g) for g in a.client_groups),
+                "organisation": f"O'Neil & {evil}",
+            }
+        )
+        for a in problem.applications
+    )
+    p = problem.replace(
+        applications=apps,
+        districts=tuple(d.model_copy(update={"id": rename.get(d.id, d.id)}) for d in problem.districts),
+        client_groups=tuple(
+            g.model_copy(update={"id": rename.get(g.id, g.id)}) for g in problem.client_groups
+        ),
+        name=evil,
+    )
+    html = whatif_page(p, frontier(p), steps=20)
+    assert "<script>alert" not in html and "<img" not in html
+    assert html.count("</script>") == 2  # the data's own and the page script's
+    assert "<title>What if social value counted for more? &lt;/script&gt;&lt;script&gt;" in html
+    data = page_data(html)
+    shown = {row[0] for state in data["states"] for row in state["districts"] + state["groups"]}
+    assert set(rename.values()) <= shown  # intact as data, shown via textContent
+    assert all(row[2] == f"O'Neil & {evil}" for row in data["cands"])
+
+
 def test_page_does_not_change_the_problem(problem: Problem) -> None:
     before = problem.model_dump()
     whatif_page(problem, steps=20)

@@ -5,17 +5,18 @@ at phone width and in print: a status badge that agrees with every row below it,
 schedule, money by district against need share (table in £ and percentage points, bar
 chart), money by client group, every application's outcome and reason, each rule in plain
 words, optional explanations and weight frontier (matplotlib), and an appendix of technical
-details (solver, bound, fingerprint, rule rows by label). Every string taken from the
-problem is escaped with `html.escape`.
+details (solver, bound, fingerprint, rule rows by label). This module computes the numbers
+and words; `templates/report.html.j2` lays them out, and Jinja2's autoescape escapes every
+string taken from the problem.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Callable, Sequence
-from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from allocate.domain.model import Problem
 from allocate.domain.money import amount, pounds
@@ -25,60 +26,12 @@ from allocate.engine.verify import resolve
 from allocate.presentation.wording import sentences, words
 
 if TYPE_CHECKING:
+    import jinja2
+
     from allocate.analysis.explain import Explanation, Explanations
     from allocate.analysis.frontier import Frontier, FrontierPoint
     from allocate.analysis.moderate import Moderation
     from allocate.presentation.outcome_table import Outcome
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 1.5rem auto;
-  max-width: 1100px; padding: 0 1rem; color: #1b1b1b; line-height: 1.45; }
-h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
-h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 2px solid #ddd; padding-bottom: 0.2rem; }
-p.lead { font-size: 1.05rem; }
-.wide { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; width: 100%; font-size: 0.88rem; margin: 0.5rem 0; }
-th, td { border-bottom: 1px solid #e3e3e3; padding: 0.25rem 0.45rem; text-align: left; vertical-align: top;
-  overflow-wrap: break-word; }
-td.text { overflow-wrap: anywhere; }
-td.id { white-space: nowrap; }
-th { background: #f3f4f6; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.binding td { background: #fff6d6; }
-tr.breach td { background: #fde2e2; color: #8a1010; font-weight: 600; }
-tr.below td { background: #fff1e0; }
-tr.funded td:first-child { border-left: 4px solid #2f855a; }
-.status { display: inline-block; padding: 0.15rem 0.7rem; border-radius: 0.8rem; font-weight: 600; }
-.status.ok { background: #d9f2de; color: #145a22; }
-.status.warn { background: #fff1d6; color: #7a4b00; }
-.status.bad { background: #fde2e2; color: #8a1010; }
-dl.summary { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.2rem 1rem; }
-dl.summary dt { font-weight: 600; }
-dl.summary dd { margin: 0; overflow-wrap: anywhere; }
-.muted { color: #555; font-size: 0.85rem; }
-.chart { margin: 0.5rem 0 1rem; }
-.chart svg { max-width: 100%; height: auto; }
-details summary { cursor: pointer; margin: 0.5rem 0; color: #2b6cb0; }
-ul.explain li { margin-bottom: 0.4rem; white-space: pre-wrap; }
-code { overflow-wrap: anywhere; }
-.legend span { display: inline-block; width: 0.9em; height: 0.9em; margin: 0 0.3em 0 1em;
-  vertical-align: middle; }
-section.appendix { margin-top: 3rem; border-top: 3px double #ccc; }
-@media (max-width: 700px) {
-  body { margin: 0.8rem auto; padding: 0 0.5rem; }
-  table { font-size: 0.8rem; }
-  th, td { padding: 0.2rem 0.3rem; }
-  .optional { display: none; }
-}
-@media print {
-  body { max-width: none; margin: 0; font-size: 10pt; }
-  h2 { break-after: avoid; }
-  tr { break-inside: avoid; }
-  .wide { overflow: visible; }
-  details > summary { display: none; }
-  section.appendix { break-before: page; }
-}
-"""
 
 _MONEY_COLOUR = "#2b6cb0"
 _NEED_COLOUR = "#c9a227"
@@ -86,20 +39,24 @@ _BELOW = 0.75
 """A district getting less than this fraction of its need share is highlighted (not a rule)."""
 
 
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """The templates next to this module (they follow it if it moves), loaded once per process."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader(__name__.rpartition(".")[0], "templates"),
+        autoescape=True,  # every template is HTML
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _num(value: float) -> str:
     """A value for display: thousands separators, no float noise."""
     return f"{round(value, 1) + 0.0:,.1f}"
-
-
-def _table(head: str, body: Sequence[str], foot: str = "") -> str:
-    return (
-        f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
-        f"{f'<tfoot>{foot}</tfoot>' if foot else ''}</table></div>"
-    )
 
 
 def _below_need(problem: Problem, tally: Tally | None) -> list[str]:
@@ -129,182 +86,131 @@ def _verdict(allocation: Allocation, below: Sequence[str]) -> tuple[str, str]:
     return "ok", f"{best}; every rule met"
 
 
-def _summary(problem: Problem, allocation: Allocation, below: Sequence[str]) -> str:
+def _summary(problem: Problem, allocation: Allocation, below: Sequence[str]) -> dict[str, object]:
     kind, verdict = _verdict(allocation, below)
-    lines = [f'<p><span class="status {kind}">{_e(verdict)}</span></p>']
-    if allocation.awards:
-        orgs = {a.organisation for a in allocation.awards}
-        w = allocation.weights
-        lines.append(
-            f'<p class="lead">{len(allocation.awards)} of {len(problem.applications)} applications are '
-            f"funded, {len(orgs)} organisations, {_e(pounds(allocation.total))} of the "
-            f"{_e(pounds(problem.budget.total))} budget. Bids were valued on their panel outcome score "
-            f"({1 - w.social_value_share:.0%}) and social value ({w.social_value_share:.0%}).</p>"
-        )
-    else:
-        lines.append(f'<p class="lead">{_e(allocation.message)}</p>')
-    return "".join(lines)
-
-
-def _awards(problem: Problem, allocation: Allocation) -> str:
     if not allocation.awards:
-        return "<p>No awards.</p>"
+        return {"kind": kind, "verdict": verdict, "funded": None, "message": allocation.message}
+    share = allocation.weights.social_value_share
+    return {
+        "kind": kind,
+        "verdict": verdict,
+        "funded": len(allocation.awards),
+        "applications": len(problem.applications),
+        "organisations": len({a.organisation for a in allocation.awards}),
+        "total": pounds(allocation.total),
+        "budget": pounds(problem.budget.total),
+        "outcome_share": f"{1 - share:.0%}",
+        "social_share": f"{share:.0%}",
+    }
+
+
+def _awards(problem: Problem, allocation: Allocation) -> dict[str, object]:
     titles = {a.id: a.title for a in problem.applications}
-    rows = []
-    for a in sorted(allocation.awards, key=lambda a: a.application):
-        option = "as submitted" if a.variant is None else f"variant {a.variant}"
-        rows.append(
-            f"<tr><td>{_e(a.application)}</td><td>{_e(a.organisation)}</td>"
-            f'<td class="optional">{_e(titles.get(a.application, ""))}</td><td>{_e(option)}</td>'
-            f'<td class="num">{_e(pounds(a.amount))}</td><td class="num optional">{_num(a.value)}</td></tr>'
+    rows = [
+        (
+            a.application,
+            a.organisation,
+            titles.get(a.application, ""),
+            "as submitted" if a.variant is None else f"variant {a.variant}",
+            pounds(a.amount),
+            _num(a.value),
         )
-    total = (
-        f'<tr><th colspan="2">Total ({len(allocation.awards)} awards)</th><th class="optional"></th><th></th>'
-        f'<th class="num">{_e(pounds(allocation.total))}</th>'
-        f'<th class="num optional">{_num(allocation.value)}</th></tr>'
-    )
-    head = (
-        '<th>Application</th><th>Organisation</th><th class="optional">Title</th><th>Option</th>'
-        '<th class="num">Amount</th><th class="num optional">Value</th>'
-    )
-    return _table(head, rows, total)
+        for a in sorted(allocation.awards, key=lambda a: a.application)
+    ]
+    return {
+        "rows": rows,
+        "count": len(rows),
+        "total": pounds(allocation.total),
+        "value": _num(allocation.value),
+    }
 
 
-def _outcomes(rows: Sequence[Outcome]) -> str:
-    if not rows:
-        return "<p>No applications.</p>"
-    body = []
-    for o in rows:
-        where = "; ".join(o.districts) or "county-wide"
-        cls = ' class="funded"' if o.funded else ""
-        option = "" if o.variant is None else f'<br><span class="muted">{_e(o.option)}</span>'
-        body.append(
-            f'<tr{cls}><td class="id">{_e(o.application)}{option}</td>'
-            f'<td>{"funded" if o.funded else "not funded"}</td><td class="num">{_e(pounds(o.amount_pence))}</td>'
-            f'<td class="optional text">{_e(o.organisation)}</td><td class="optional text">{_e(where)}</td>'
-            f'<td class="num optional">{o.outcome_score:g}</td><td class="text">{_e(o.text)}</td></tr>'
+def _outcomes(rows: Sequence[Outcome]) -> list[tuple[object, ...]]:
+    return [
+        (
+            o.funded,
+            o.application,
+            None if o.variant is None else o.option,
+            pounds(o.amount_pence),
+            o.organisation,
+            "; ".join(o.districts) or "county-wide",
+            f"{o.outcome_score:g}",
+            o.text,
         )
-    head = (
-        '<th>Application</th><th>Outcome</th><th class="num">Amount</th><th class="optional">Organisation</th>'
-        '<th class="optional">Districts</th><th class="num optional">Score</th><th>Why</th>'
-    )
-    return (
-        _table(head, body)
-        + '<p class="muted">Amounts are the award for funded bids and the sum asked for otherwise. '
-        "Margins in outcome-score points are exact: a bid would have been funded with more points than "
-        "stated (funded bids: would still be funded with fewer).</p>"
-    )
+        for o in rows
+    ]
 
 
-def _bar_chart(rows: Sequence[tuple[str, float, float]]) -> str:
+def _bar_chart(rows: Sequence[tuple[str, float, float]]) -> dict[str, object]:
     """Horizontal bars: share of money (blue) against share of need (gold) per key."""
     label_w, bar_w, row_h = 170, 360, 34
-    width, height = label_w + bar_w + 60, row_h * len(rows) + 20
     top = max([1e-9, *(max(s, n) for _, s, n in rows)])
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="money share against need share" '
-        'font-family="sans-serif" font-size="12">'
-    ]
+    chart = []
     for i, (key, share, need) in enumerate(rows):
         y = 10 + i * row_h
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end">{_e(key)}</text>'
-        )
+        bars = []
         for j, (value, colour) in enumerate(((share, _MONEY_COLOUR), (need, _NEED_COLOUR))):
             w = bar_w * value / top
             by = y + 3 + j * 14
-            parts.append(
-                f'<rect x="{label_w}" y="{by}" width="{w:.1f}" height="12" fill="{colour}">'
-                f"<title>{_e(key)}: {value:.1%}</title></rect>"
-                f'<text x="{label_w + w + 4:.1f}" y="{by + 10}" font-size="10">{value:.1%}</text>'
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+            bars.append((by, f"{w:.1f}", colour, f"{value:.1%}", f"{label_w + w + 4:.1f}", by + 10))
+        chart.append((key, f"{y + row_h / 2 + 4:.1f}", bars))
+    return {
+        "width": label_w + bar_w + 60,
+        "height": row_h * len(rows) + 20,
+        "label_x": label_w - 8,
+        "bar_x": label_w,
+        "rows": chart,
+    }
 
 
-def _districts(problem: Problem, tally: Tally, below: Sequence[str]) -> str:
+def _districts(problem: Problem, tally: Tally, below: Sequence[str]) -> dict[str, object]:
     total = max(tally.total, 1)
     need = {d.id: d.need for d in problem.districts}
     need_total = sum(need.values())
-    money = tally.attributed("district")
     serving = tally.serving("district")
-    rows, chart = [], []
-    for d, m in money.items():
-        share, need_share = m / total, need[d] / need_total
-        flag = ' class="below"' if d in below else ""
-        rows.append(
-            f"<tr{flag}><td>{_e(d)}</td><td class='num'>{_e(pounds(m))}</td>"
-            f"<td class='num'>{share:.1%}</td><td class='num'>{need_share:.1%}</td>"
-            f"<td class='num'>{(share - need_share) * 100:+.1f} pp</td>"
-            f"<td class='num optional'>{serving[d]}</td></tr>"
-        )
-        chart.append((d, share, need_share))
-    head = (
-        "<th>District</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>Need share</th>"
-        "<th class='num'>Gap</th><th class='num optional'>Awards serving</th>"
-    )
-    return (
-        '<div class="chart">'
-        + _bar_chart(chart)
-        + f'<div class="legend muted"><span style="background:{_MONEY_COLOUR}"></span>share of money'
-        f'<span style="background:{_NEED_COLOUR}"></span>share of need</div></div>'
-        + _table(head, rows)
-        + '<p class="muted">Money for awards serving several districts (or the whole county) is '
-        "attributed pro rata, as the rules attribute it. The gap is in percentage points (pp). "
-        "Highlighted rows get less than three quarters of their need share; whether that breaks a "
-        "rule is shown under Rules.</p>"
-    )
+    shares = {d: (m, m / total, need[d] / need_total) for d, m in tally.attributed("district").items()}
+    rows = [
+        (d, pounds(m), f"{s:.1%}", f"{n:.1%}", f"{(s - n) * 100:+.1f} pp", serving[d], d in below)
+        for d, (m, s, n) in shares.items()
+    ]
+    return {"chart": _bar_chart([(d, s, n) for d, (_, s, n) in shares.items()]), "rows": rows}
 
 
-def _money_by(tally: Tally, over: Dimension, heading: str, awards: str, name: Callable[[str], str]) -> str:
+def _money_by(tally: Tally, over: Dimension, name: Callable[[str], str]) -> list[tuple[object, ...]]:
     """Money, share and awards serving, by client group or by tag (a tag counts the whole award)."""
     total = max(tally.total, 1)
     serving = tally.serving(over)
-    rows = [
-        f"<tr><td>{_e(name(k))}</td><td class='num'>{_e(pounds(m))}</td><td class='num'>{m / total:.1%}</td>"
-        f"<td class='num'>{serving[k]}</td></tr>"
-        for k, m in tally.attributed(over).items()
-    ]
-    head = f"<th>{heading}</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>{awards}</th>"
-    return _table(head, rows)
+    return [(name(k), pounds(m), f"{m / total:.1%}", serving[k]) for k, m in tally.attributed(over).items()]
 
 
 def _state(r: RuleReport) -> str:
     return "NOT MET" if not r.ok else "met, at its limit" if r.binding else "met"
 
 
-def _rules(problem: Problem, report: Sequence[RuleReport]) -> str:
+def _rules(problem: Problem, report: Sequence[RuleReport]) -> dict[str, object]:
     """Every rule row in plain words: not met first, then those at their limit, then the rest."""
-    if not report:
-        return "<p>No rules.</p>"
-    said = sentences(problem)
-    broken = sum(not r.ok for r in report)
-    head = (
-        f'<p><span class="status bad">{broken} rule rows NOT met</span></p>'
-        if broken
-        else f"<p>All {len(report)} rule rows are met; {sum(r.binding for r in report)} are at their limit "
-        "(highlighted): they shaped the allocation.</p>"
-    )
-    rows = []
-    for r in sorted(report, key=lambda r: (r.ok, not r.binding)):
-        cls = ' class="breach"' if not r.ok else ' class="binding"' if r.binding else ""
-        rows.append(
-            f'<tr{cls}><td class="text">{_e(said.get(r.label, r.label))}</td>'
-            f"<td class='num'>{_e(amount(r.achieved, r.unit))}</td><td>{_state(r)}</td></tr>"
+    said = sentences(problem) if report else {}
+    rows = [
+        (
+            "breach" if not r.ok else "binding" if r.binding else "",
+            said.get(r.label, r.label),
+            amount(r.achieved, r.unit),
+            _state(r),
         )
-    return head + _table("<th>Rule</th><th class='num'>Achieved</th><th>State</th>", rows)
+        for r in sorted(report, key=lambda r: (r.ok, not r.binding))
+    ]
+    return {"rows": rows, "broken": sum(not r.ok for r in report), "binding": sum(r.binding for r in report)}
 
 
-def _appendix(problem: Problem, allocation: Allocation) -> str:
+def _appendix(allocation: Allocation) -> dict[str, object]:
     s = allocation.solver
     facts = [
-        ("Status", f"{_e(allocation.status)}: {_e(allocation.message)}"),
-        ("Solver", f"{_e(s.backend)} ({_e(s.version)}), {s.seconds:.2f} s"),
+        ("Status", f"{allocation.status}: {allocation.message}"),
+        ("Solver", f"{s.backend} ({s.version}), {s.seconds:.2f} s"),
         (
             "Value",
             f"{_num(allocation.value)} (outcome {_num(allocation.value_outcome)}, "
-            f"social {_num(allocation.value_social)}), form {_e(allocation.weights.value_form)}",
+            f"social {_num(allocation.value_social)}), form {allocation.weights.value_form}",
         ),
     ]
     if allocation.bound is not None:
@@ -313,37 +219,29 @@ def _appendix(problem: Problem, allocation: Allocation) -> str:
     cert = allocation.certificate
     if cert is not None:
         verdict = "confirmed" if cert.confirmed else "not settled"
-        facts.append(("Certificate", f"{verdict} by {_e(cert.backend)} ({_e(cert.status)}): {_e(cert.note)}"))
+        facts.append(("Certificate", f"{verdict} by {cert.backend} ({cert.status}): {cert.note}"))
     facts.append(("Verified", "yes" if allocation.verified else "no"))
-    facts.append(("Fingerprint", f"<code>{_e(allocation.fingerprint)}</code>"))
-    body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
     units = {"pence": "£", "share": "£ (share)", "awards": "awards", "organisations": "organisations"}
     rows = [
-        f"<tr><td><code>{_e(r.label)}</code></td><td class='num'>{_e(amount(r.achieved, r.unit))}</td>"
-        f"<td>{_e(r.sense)}</td><td class='num'>{_e(amount(r.limit, r.unit))}</td>"
-        f"<td class='num optional'>{_e(amount(r.slack, r.unit))}</td><td class='optional'>{_e(units.get(r.unit, r.unit))}</td>"
-        f"<td>{_state(r)}</td></tr>"
+        (
+            r.label,
+            amount(r.achieved, r.unit),
+            r.sense,
+            amount(r.limit, r.unit),
+            amount(r.slack, r.unit),
+            units.get(r.unit, r.unit),
+            _state(r),
+        )
         for r in allocation.rules_report
     ]
-    head = (
-        "<th>Row label</th><th class='num'>Achieved</th><th></th><th class='num'>Limit</th>"
-        "<th class='num optional'>Slack</th><th class='optional'>Unit</th><th>State</th>"
-    )
-    return (
-        '<section class="appendix"><h2>Appendix: technical details</h2>'
-        f'<dl class="summary">{body}</dl><h3>Rule rows as checked by the verifier</h3>'
-        + (_table(head, rows) if rows else "<p>No rule rows.</p>")
-        + "</section>"
-    )
+    return {"facts": facts, "fingerprint": allocation.fingerprint, "rows": rows}
 
 
-def _explanations(explanations: Explanations | Sequence[Explanation]) -> str:
+def _explanations(explanations: Explanations | Sequence[Explanation]) -> list[str]:
     from allocate.analysis.explain import Explanations
 
     items = explanations.items if isinstance(explanations, Explanations) else tuple(explanations)
-    if not items:
-        return "<p>No explanations.</p>"
-    return '<ul class="explain">' + "".join(f"<li>{_e(x.text)}</li>" for x in items) + "</ul>"
+    return [x.text for x in items]
 
 
 def _frontier_order(frontier: Frontier) -> list[FrontierPoint]:
@@ -421,27 +319,25 @@ def frontier_svg(frontier: Frontier, allocation: Allocation | None = None) -> st
     return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
 
 
-def _frontier(frontier: Frontier, allocation: Allocation) -> str:
-    rows = []
-    for i, p in enumerate(_frontier_order(frontier), start=1):
-        interval = (
+def _frontier(frontier: Frontier, allocation: Allocation) -> dict[str, object]:
+    from markupsafe import Markup
+
+    rows = [
+        (
+            i,
             "not selected by any weighting"
             if p.share_low is None or p.share_high is None
-            else f"{p.share_low:.3f} – {p.share_high:.3f}"
+            else f"{p.share_low:.3f} – {p.share_high:.3f}",
+            p.allocation.funded == allocation.funded,
+            f"{p.outcome:,.1f}",
+            f"{p.social:,.1f}",
+            len(p.allocation.awards),
+            pounds(p.allocation.total),
         )
-        here = " ★" if p.allocation.funded == allocation.funded else ""
-        rows.append(
-            f"<tr><td class='num'>{i}</td><td>{_e(interval)}{here}</td><td class='num'>{p.outcome:,.1f}</td>"
-            f"<td class='num'>{p.social:,.1f}</td><td class='num'>{len(p.allocation.awards)}</td>"
-            f"<td class='num'>{_e(pounds(p.allocation.total))}</td></tr>"
-        )
-    return (
-        f'<div class="chart">{frontier_svg(frontier, allocation)}</div>'
-        "<table><thead><tr><th class='num'>#</th><th>Social value share w</th><th class='num'>Outcome O</th>"
-        "<th class='num'>Social S</th><th class='num'>Awards</th><th class='num'>Money</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="muted">{frontier.solves} solves. ★ marks this report\'s allocation.</p>'
-    )
+        for i, p in enumerate(_frontier_order(frontier), start=1)
+    ]
+    # matplotlib's SVG: numbers and this module's labels only, no text from the problem.
+    return {"svg": Markup(frontier_svg(frontier, allocation)), "rows": rows, "solves": frontier.solves}
 
 
 def html_report(
@@ -460,48 +356,39 @@ def html_report(
     `outcomes` (from `allocate.presentation.outcomes.outcomes`, with margins) gives every application's reason;
     without it the table is made without re-solving (reasons that need margins say so).
     """
+    from markupsafe import Markup
+
     from allocate.analysis.moderate import panel_effect_html
     from allocate.presentation.outcomes import outcomes as outcome_rows
 
-    title = f"Grant allocation: {problem.name}"
     tally = None
     if allocation.awards:
         chosen, _ = resolve(problem, [(a.application, a.variant) for a in allocation.awards])
         tally = Tally(problem, chosen)
     below = _below_need(problem, tally)
-    sections = [f"<h1>{_e(title)}</h1>", _summary(problem, allocation, below)]
-    if allocation.status == "infeasible" and allocation.conflict:
-        said = sentences(problem)
-        sections.append(
-            "<h2>Clashing rules</h2><ul>"
-            + "".join(f"<li>{_e(said.get(c, c))}</li>" for c in allocation.conflict)
-            + "</ul>"
-        )
-    sections += ["<h2>Award schedule</h2>", _awards(problem, allocation)]
-    if tally is not None:
-        sections += [
-            "<h2>Money by district against need</h2>",
-            _districts(problem, tally, below),
-            "<h2>Money by client group</h2>",
-            _money_by(tally, "client_group", "Client group", "Awards serving", words),
-        ]
-        if problem.tags:
-            sections += ["<h2>Money by tag</h2>", _money_by(tally, "tag", "Tag", "Awards", str)]
+    conflict = allocation.conflict if allocation.status == "infeasible" else ()
+    said = sentences(problem) if conflict else {}
+    applications = None
     if allocation.awards:
-        rows = outcomes if outcomes is not None else outcome_rows(problem, allocation, margins=False)
-        sections += ["<h2>Every application: outcome and reason</h2>", _outcomes(rows)]
-    sections += ["<h2>Rules</h2>", _rules(problem, allocation.rules_report)]
-    if explanations is not None:
-        sections += ["<h2>Explanations</h2>", _explanations(explanations)]
-    if frontier is not None and frontier.points:
-        sections += ["<h2>Weight frontier</h2>", _frontier(frontier, allocation)]
-    if moderation is not None:
-        sections += ["<h2>Panel effect</h2>", panel_effect_html(moderation)]
-    sections.append(_appendix(problem, allocation))
-    body = "\n".join(sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n"
-        '<p class="muted">Generated by allocate.</p>\n</body>\n</html>\n'
-    )
+        applications = outcomes if outcomes is not None else outcome_rows(problem, allocation, margins=False)
+    context: dict[str, Any] = {
+        "title": f"Grant allocation: {problem.name}",
+        "status": _summary(problem, allocation, below),
+        "conflict": [said.get(c, c) for c in conflict],
+        "awards": _awards(problem, allocation),
+        "by_district": None if tally is None else _districts(problem, tally, below),
+        "by_group": None if tally is None else _money_by(tally, "client_group", words),
+        "by_tag": None if tally is None or not problem.tags else _money_by(tally, "tag", str),
+        "applications": None if applications is None else _outcomes(applications),
+        "rule_rows": _rules(problem, allocation.rules_report),
+        "explained": None if explanations is None else _explanations(explanations),
+        "weight_frontier": _frontier(frontier, allocation)
+        if frontier is not None and frontier.points
+        else None,
+        # panel_effect_html escapes the panel names it shows (html.escape).
+        "panel_effect": None if moderation is None else Markup(panel_effect_html(moderation)),
+        "technical": _appendix(allocation),
+        "money_colour": _MONEY_COLOUR,
+        "need_colour": _NEED_COLOUR,
+    }
+    return _templates().get_template("report.html.j2").render(context)
