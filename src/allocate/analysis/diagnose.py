@@ -85,7 +85,9 @@ class Diagnosis:
         if self.alternatives:
             lines.append("Or, one rule at a time: " + " or ".join(r.text() for r in self.alternatives) + ".")
         if not self.least and (self.relaxation or self.alternatives):
-            lines.append("(Each fix works, but time ran out before it was proven the least: a smaller one may exist.)")
+            lines.append(
+                "(Each fix works, but time ran out before it was proven the least: a smaller one may exist.)"
+            )
         return "\n".join(lines)
 
 

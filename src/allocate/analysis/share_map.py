@@ -151,7 +151,11 @@ def share_map(
         if progress is not None:
             progress(done, total + 1)  # the solves at ties are still to come
 
-    f = frontier(problem, backend, options=opts, executor=executor, progress=on_frontier) if front is None else front
+    f = (
+        frontier(problem, backend, options=opts, executor=executor, progress=on_frontier)
+        if front is None
+        else front
+    )
     if not f.points or any(p.share_low is None or p.share_high is None for p in f.points):
         raise InvalidProblemError(
             ("frontier",), "must be a weight frontier (method='weights') with at least one point"

@@ -106,7 +106,11 @@ class Tasks(Executor):
         if not _worker_died(exc):
             return None
         task = next(
-            (n for f, n in self.names.items() if f.done() and not f.cancelled() and _worker_died(f.exception())),
+            (
+                n
+                for f, n in self.names.items()
+                if f.done() and not f.cancelled() and _worker_died(f.exception())
+            ),
             next((n for f, n in self.names.items() if not f.done()), f"a {self.what} task"),
         )
         return WorkerError(
@@ -138,7 +142,9 @@ def executor_for(
     """
     if executor is None and (tasks < 2 or workers() < 2 or candidates < POOL_MIN_CANDIDATES):
         executor = Serial()
-    pool = ThreadPoolExecutor(min(workers(), tasks), thread_name_prefix="allocate") if executor is None else None
+    pool = (
+        ThreadPoolExecutor(min(workers(), tasks), thread_name_prefix="allocate") if executor is None else None
+    )
     named = Tasks(pool if pool is not None else executor, what)  # type: ignore[arg-type]
     try:
         yield named

@@ -64,7 +64,11 @@ def lp_conflict(model: CompiledProblem) -> np.ndarray | None:
     lp.row_lower_, lp.row_upper_ = model.row_lo, model.row_hi
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = model.n_vars, model.A.shape[0]
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = model.A.indptr, model.A.indices, model.A.data
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (
+        model.A.indptr,
+        model.A.indices,
+        model.A.data,
+    )
     if h.passModel(lp) == highspy.HighsStatus.kError:
         return None
     h.run()
