@@ -83,6 +83,12 @@ NAMES: dict[tuple[str, str], str] = {
     ("allocate.domain.commitments", "CountsToward"): "allocate.domain.parts",
     ("allocate.domain.commitments", "commitments_from"): "allocate.engine.carry_over",
     ("allocate.analysis.whatif", "as_weights"): "allocate.domain.parts",
+    ("allocate.engine.compile", "ArrayLike"): "allocate.domain.rows",
+    ("allocate.domain.rules", "RowUnit"): "allocate.domain.rows",
+    **{
+        ("allocate.presentation.outcomes", name): "allocate.presentation.outcome_table"
+        for name in ("Outcome", "Reason", "COLUMNS", "table", "frame", "summary")
+    },
 }  # fmt: skip
 """(module, name) -> the module the name moved to, after the modules moved (docs/architecture.md)."""
 

@@ -22,10 +22,9 @@ a class here and a member of `Rule`; `KINDS` and `LIST_FIELDS` follow from `Rule
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Annotated, ClassVar, Literal, Protocol, Self, get_args, get_origin
+from typing import Annotated, ClassVar, Literal, Self, get_args, get_origin
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,64 +35,16 @@ from allocate.domain.columns import application_ids, columns_of, organisations, 
 from allocate.domain.errors import InvalidProblemError, Loc
 from allocate.domain.money import pounds
 from allocate.domain.parts import Round
+from allocate.domain.rows import RowBuilder, RowUnit
 from allocate.domain.schema import MAX_COUNT, Count, Frozen, Name, Pence, PenceOrZero, field_error
 from allocate.domain.tally import Dimension, Tally
 
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Sense = Literal["<=", ">="]
-RowUnit = Literal["pence", "share", "awards", "organisations", "value"]
-"""What a row (and its bound) counts: ``pence`` (money), ``share`` (attributed money compared
-with a share of the total awarded: still pence), ``awards``, ``organisations``, or ``value``
-(the objective, in rows that analyses add, e.g. an ε-constraint)."""
 CheckUnit = Literal["pence", "awards", "organisations"]
 """The unit of a checked row's achieved and limit values (a share row compares pence with pence)."""
-ArrayLike = float | Sequence[float] | np.ndarray
 Whom = dict[str, dict[str, str]]
 """How a sentence names each key of each dimension: ``whom["client_group"]["older_people"]``."""
-
-
-class RowBuilder(Protocol):
-    """What a rule sees while it emits its rows: the candidate awards as arrays, incidence
-    matrices, and `add_rows`. The compiler's `CompileContext` is one; stated here, so that a rule
-    depends on nothing above the domain."""
-
-    @property
-    def problem(self) -> Round: ...
-    @property
-    def n(self) -> int:
-        """Number of candidate awards (the first n variables)."""
-
-    @property
-    def cost(self) -> np.ndarray: ...
-    @property
-    def outcome(self) -> np.ndarray: ...
-    @property
-    def social(self) -> np.ndarray: ...
-    @property
-    def profile(self) -> np.ndarray: ...
-    @property
-    def organisations(self) -> list[str]: ...
-    @property
-    def org_matrix(self) -> sp.csr_matrix: ...
-    def keys(self, over: Dimension) -> list[str]: ...
-    def money_rows(self, over: Dimension) -> sp.csr_matrix: ...
-    def serve_rows(self, over: Dimension) -> sp.csr_matrix: ...
-    def options_of(self, application_id: str) -> np.ndarray: ...
-    def candidate(self, application_id: str, variant_id: str | None) -> int: ...
-    def add_aux(self, labels: list[str]) -> int: ...
-    def add_rows(
-        self,
-        labels: list[str],
-        lo: ArrayLike,
-        hi: ArrayLike,
-        *,
-        unit: RowUnit,
-        structural: bool = False,
-        x: sp.spmatrix | None = None,
-        total: ArrayLike | None = None,
-        aux: tuple[int, sp.spmatrix] | None = None,
-        rule: int | None = None,
-    ) -> None: ...
 
 
 def budget_label(year: int | None = None) -> str:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,7 +45,8 @@ from allocate.domain.candidates import Candidates, candidate_arrays
 from allocate.domain.columns import columns_of
 from allocate.domain.model import Problem
 from allocate.domain.parts import Weights
-from allocate.domain.rules import ArrayLike, RowUnit, budget_label, variants_label
+from allocate.domain.rows import RowBuilder, Rows, RowUnit
+from allocate.domain.rules import budget_label, variants_label
 from allocate.domain.tally import Dimension, cell_key
 
 
@@ -77,19 +78,11 @@ FRACTION_MARGIN = 1e-3
 up to MAX_PENCE, far below a penny, and not a round fraction (so no share lands exactly on it)."""
 
 
-@dataclass
-class _Rows:
-    labels: list[str] = field(default_factory=list)
-    unit: list[str] = field(default_factory=list)
-    structural: list[np.ndarray] = field(default_factory=list)
-    rule: list[np.ndarray] = field(default_factory=list)
-    lo: list[np.ndarray] = field(default_factory=list)
-    hi: list[np.ndarray] = field(default_factory=list)
-    blocks: list[tuple[int, int, sp.coo_matrix]] = field(default_factory=list)  # (row0, col0, block)
+class CompileContext(RowBuilder):
+    """What rules see while emitting rows: candidate arrays and incidence matrices (the rows
+    they add are collected by `RowBuilder`)."""
 
-
-class CompileContext:
-    """What rules see while emitting rows: candidate arrays and incidence matrices."""
+    problem: Problem
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
@@ -120,7 +113,7 @@ class CompileContext:
         self._tag: sp.csr_matrix | None = None
         self._money_rows: dict[Dimension, sp.csr_matrix] = {}
         self._serve_rows: dict[Dimension, sp.csr_matrix] = {}
-        self.rows = _Rows()
+        self.rows = Rows()
         self.n_rows = 0
         self.rule_index = 0
         self.aux_labels: list[str] = []
@@ -249,16 +242,6 @@ class CompileContext:
         raise KeyError((application_id, variant_id))
 
     # -- rows and auxiliary variables ------------------------------------------------
-    @property
-    def n_vars(self) -> int:
-        return self.n + len(self.aux_labels)
-
-    def add_aux(self, labels: list[str]) -> int:
-        """Add auxiliary binary variables; return the column of the first."""
-        start = self.n_vars
-        self.aux_labels.extend(labels)
-        return start
-
     def total(self) -> int:
         """Column of T, the total awarded money, created on first use."""
         if self.total_col is None:
@@ -269,44 +252,6 @@ class CompileContext:
                 ["Total"], 0.0, 0.0, unit="pence", structural=True, x=cost, total=[-1.0], rule=TOTAL_RULE
             )
         return self.total_col
-
-    def add_rows(
-        self,
-        labels: list[str],
-        lo: ArrayLike,
-        hi: ArrayLike,
-        *,
-        unit: RowUnit,
-        structural: bool = False,
-        x: sp.spmatrix | None = None,
-        total: ArrayLike | None = None,
-        aux: tuple[int, sp.spmatrix] | None = None,
-        rule: int | None = None,
-    ) -> None:
-        """Append rows lo <= x-part·x + total·T + aux-part·aux <= hi, labelled.
-
-        `unit` is what the rows count (see `RowUnit`); `structural` marks rows that only define
-        an auxiliary variable. `rule` defaults to the rule being emitted (`rule_index`).
-        """
-        k = len(labels)
-        if k == 0:
-            return
-        col = self.total() if total is not None else -1
-        r0 = self.n_rows
-        if x is not None:
-            self.rows.blocks.append((r0, 0, sp.coo_matrix(x)))
-        if total is not None:
-            coef = np.broadcast_to(np.asarray(total, dtype=np.float64), (k,))
-            self.rows.blocks.append((r0, col, sp.coo_matrix(coef[:, None])))
-        if aux is not None:
-            self.rows.blocks.append((r0, aux[0], sp.coo_matrix(aux[1])))
-        self.rows.labels.extend(labels)
-        self.rows.unit.extend([unit] * k)
-        self.rows.structural.append(np.full(k, structural))
-        self.rows.rule.append(np.full(k, self.rule_index if rule is None else rule))
-        self.rows.lo.append(np.broadcast_to(np.asarray(lo, dtype=np.float64), (k,)))
-        self.rows.hi.append(np.broadcast_to(np.asarray(hi, dtype=np.float64), (k,)))
-        self.n_rows += k
 
 
 ROW_FIELDS = (

@@ -40,6 +40,12 @@ class RawSolution:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+Start = np.ndarray | None
+"""A starting allocation (0/1 per variable) a solver may use as a warm start, or None."""
+Pins = Mapping[int, int] | None
+"""Variables pinned to a value (column -> 0 or 1) for one solve only, or None."""
+
+
 class Session(Protocol):
     """A compiled problem loaded into one solver, re-solvable with new objectives.
 
@@ -51,11 +57,7 @@ class Session(Protocol):
     build_seconds: float
 
     def solve(
-        self,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-        fix: Mapping[int, int] | None = None,
+        self, objective: np.ndarray, options: SolverOptions, hint: Start = None, fix: Pins = None
     ) -> RawSolution:
         """Solve; `fix` pins some variables to a value for this solve only."""
         ...
@@ -150,22 +152,19 @@ class PinningSession:
     so its set of awards is excluded for good (valid whatever the objective) and the solve runs
     again; the answer stays exact.
 
-    Subclasses set `model`, `lb` and `ub` (the model's own bounds) and implement `_set_bounds`,
-    `_exclude` and `_solve`.
+    Subclasses set `name`, `version` (the solver's), `model`, `lb` and `ub` (the model's own
+    bounds) and implement `_set_bounds`, `_exclude` and `_solve`.
     """
 
     name: str
+    version: str
     model: CompiledProblem
     lb: np.ndarray
     ub: np.ndarray
     _margins: MarginCheck | None = None
 
     def solve(
-        self,
-        objective: np.ndarray,
-        options: SolverOptions,
-        hint: np.ndarray | None = None,
-        fix: Mapping[int, int] | None = None,
+        self, objective: np.ndarray, options: SolverOptions, hint: Start = None, fix: Pins = None
     ) -> RawSolution:
         cols = np.fromiter((fix or {}).keys(), dtype=np.int64)
         if len(cols):
@@ -194,6 +193,23 @@ class PinningSession:
         finally:
             if len(cols):
                 self._set_bounds(cols, self.lb[cols], self.ub[cols])
+
+    def _answer(
+        self,
+        status: RawStatus,
+        x: np.ndarray | None,
+        objective: float | None,
+        bound: float | None,
+        started: float,
+        message: str,
+        extra: dict[str, Any] | None = None,
+    ) -> RawSolution:
+        """What `_solve`'s solver answered, with this backend's name and version and the time since
+        `started` (a ``time.perf_counter()`` reading)."""
+        seconds = time.perf_counter() - started
+        return RawSolution(
+            status, x, objective, bound, self.name, self.version, seconds, message, extra or {}
+        )
 
     def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         raise NotImplementedError

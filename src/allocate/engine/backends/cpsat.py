@@ -314,6 +314,7 @@ class CpSatSession(PinningSession):
             linear.domain.extend([low, high])
         self.rows = rows
         self.model = model
+        self.version = _VERSION
         self.cp = cp
         self.xs = xs
         self.lb, self.ub = lb.astype(np.float64), ub.astype(np.float64)
@@ -382,21 +383,12 @@ class CpSatSession(PinningSession):
         else:
             raise SolverError(f"backend 'cpsat' failed: {solver.status_name(status)} {cp.validate()}")
         rows = self.rows
-        return RawSolution(
-            status=code,
-            x=x,
-            objective=obj,
-            bound=bound,
-            solver="cpsat",
-            version=_VERSION,
-            seconds=time.perf_counter() - start,
-            message=solver.status_name(status),
-            extra={
-                "objective_scale": obj_scale,
-                "exact_rows": rows.exact_rows,
-                "rounded_rows": rows.rounded_rows,
-                "max_row_scale_exponent": rows.max_exponent,
-                "max_row_mass_bits": math.log2(rows.max_mass) if rows.max_mass else 0.0,
-                "max_row_violation": rows.max_violation,
-            },
-        )
+        scaling = {
+            "objective_scale": obj_scale,
+            "exact_rows": rows.exact_rows,
+            "rounded_rows": rows.rounded_rows,
+            "max_row_scale_exponent": rows.max_exponent,
+            "max_row_mass_bits": math.log2(rows.max_mass) if rows.max_mass else 0.0,
+            "max_row_violation": rows.max_violation,
+        }
+        return self._answer(code, x, obj, bound, start, solver.status_name(status), scaling)

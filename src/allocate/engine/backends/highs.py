@@ -104,6 +104,7 @@ class HighsSession(PinningSession):
             raise SolverError("backend 'highs' rejected the compiled model")
         self.n = model.n_vars
         self.model = model
+        self.version = _VERSION
         self.lb, self.ub = model.var_lb, model.var_ub
         self.build_seconds = time.perf_counter() - start
 
@@ -188,13 +189,4 @@ class HighsSession(PinningSession):
             code = "no_solution"
         else:
             raise SolverError(f"backend 'highs' failed: {h.modelStatusToString(status)}")
-        return RawSolution(
-            status=code,
-            x=x,
-            objective=obj,
-            bound=bound,
-            solver="highs",
-            version=_VERSION,
-            seconds=time.perf_counter() - start,
-            message=h.modelStatusToString(status),
-        )
+        return self._answer(code, x, obj, bound, start, h.modelStatusToString(status))
