@@ -97,7 +97,12 @@ def run(ctx: RunContext) -> Section:
     backends = ["cpsat", "highs"]
     limits = (5.0, 10.0) if ctx.quick else LIMITS
     section = Section(name="scale", title="Scaling: build, first verified allocation, gap over time, memory")
-    section.settings = {"factors": factors, "backends": backends, "time_limits_s": limits, "relative_gap": GAP}
+    section.settings = {
+        "factors": factors,
+        "backends": backends,
+        "time_limits_s": limits,
+        "relative_gap": GAP,
+    }
     last = str(int(limits[-1]))
     section.columns = [
         Column("applications", "applications", ",d"),

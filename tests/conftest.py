@@ -116,7 +116,9 @@ def giving_validator() -> Any:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    package_schema = json.loads((GIVING_SCHEMA / "360-giving-package-schema.json").read_text(encoding="utf-8"))
+    package_schema = json.loads(
+        (GIVING_SCHEMA / "360-giving-package-schema.json").read_text(encoding="utf-8")
+    )
     grant_schema = json.loads((GIVING_SCHEMA / "360-giving-schema.json").read_text(encoding="utf-8"))
     grant_ref = package_schema["properties"]["grants"]["items"]["$ref"]
     resource = Resource.from_contents(grant_schema, default_specification=DRAFT202012)

@@ -192,9 +192,7 @@ def test_commitments_from_carries_the_later_years() -> None:
     assert later[0].districts == ("East",) and later[0].client_groups == ("carers",)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "field"), [({"years_later": -1}, "years_later"), ({"years": 0}, "years")]
-)
+@pytest.mark.parametrize(("kwargs", "field"), [({"years_later": -1}, "years_later"), ({"years": 0}, "years")])
 def test_commitments_from_names_a_bad_argument(kwargs: dict[str, int], field: str) -> None:
     p = round_()
     with pytest.raises(InvalidProblemError, match=rf"commitments_from\.{field}"):

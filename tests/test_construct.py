@@ -25,7 +25,9 @@ from allocate.scenarios import east_sussex_2011, scaled
 from brute import brute_force
 from strategies import examples, problems
 
-solve_module = importlib.import_module("allocate.engine.solve")  # the package re-exports solve() under the same name
+solve_module = importlib.import_module(
+    "allocate.engine.solve"
+)  # the package re-exports solve() under the same name
 better_of = solve_module.better_of
 
 

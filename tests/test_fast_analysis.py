@@ -291,13 +291,22 @@ def test_chunks_split_contiguously_and_completely() -> None:
 @pytest.mark.parametrize(
     ("call", "where"),
     [
-        (lambda p: explain(p, solve(p), applications=["ZZ"]), r"explain\.applications\[0\]: unknown application 'ZZ'"),
+        (
+            lambda p: explain(p, solve(p), applications=["ZZ"]),
+            r"explain\.applications\[0\]: unknown application 'ZZ'",
+        ),
         (lambda p: robustness(p, samples=0), r"robustness\.samples: must be a whole number >= 1"),
         (lambda p: ScoreNoise(panel_sd=-1.0), r"ScoreNoise\.panel_sd: must be a finite number >= 0"),
         (lambda p: frontier(p, method="x"), r"frontier\.method: must be 'weights' or 'epsilon'"),
         (lambda p: frontier(p, method="epsilon", steps=0), r"frontier\.steps: must be a whole number >= 2"),
     ],
-    ids=["explain-unknown-application", "robustness-samples", "noise-sd", "frontier-method", "frontier-steps"],
+    ids=[
+        "explain-unknown-application",
+        "robustness-samples",
+        "noise-sd",
+        "frontier-method",
+        "frontier-steps",
+    ],
 )
 def test_analysis_names_a_bad_argument(call: Any, where: str) -> None:
     with pytest.raises(InvalidProblemError, match=where):

@@ -51,8 +51,6 @@ def problem() -> Problem:
     return read_problem(XLSX)
 
 
-
-
 def _json(problem: Problem, tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
     data = problem.model_dump(mode="json")
     change(data)

@@ -42,8 +42,6 @@ def allocation(problem: Problem) -> Allocation:
     return solve(problem)
 
 
-
-
 # ---------------------------------------------------------------- reading
 
 

@@ -236,7 +236,9 @@ def test_panel_scores_are_read_only_and_the_application_hashable() -> None:
 
     from allocate import Application
 
-    kw: dict[str, Any] = dict(id="A", organisation="O", client_groups=("g",), cost=100, outcome_score=50, panel="p1")
+    kw: dict[str, Any] = dict(
+        id="A", organisation="O", client_groups=("g",), cost=100, outcome_score=50, panel="p1"
+    )
     a = Application(**kw, panel_scores={"p2": 40.0})
     assert hash(a) == hash(Application(**kw, panel_scores={"p2": 40.0}))
     with pytest.raises(TypeError, match="read-only"):

@@ -55,6 +55,7 @@ def kent_publisher() -> Publisher:
 def unflatten(csv_path: Path, tmp_path: Path) -> dict[str, Any]:
     """360Giving's own flatten-tool turns the flat CSV into a JSON package."""
     import flattentool  # the dev extra installs it: a missing one is a failure, not a skip
+
     folder = tmp_path / "flat"
     folder.mkdir()
     shutil.copy(csv_path, folder / "grants.csv")

@@ -477,7 +477,9 @@ def _main(argv: list[str] | None = None) -> int:
     else:
         print(summarise(problem, allocation))
     if allocation.status not in ("optimal", "feasible"):
-        if any(f is not None for f in (args.out, args.threesixty, args.transparency, getattr(args, "csv", None))):
+        if any(
+            f is not None for f in (args.out, args.threesixty, args.transparency, getattr(args, "csv", None))
+        ):
             print("allocate: no allocation, so no file was written", file=sys.stderr)
         return 1
     try:

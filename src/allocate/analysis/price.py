@@ -129,7 +129,9 @@ def _resolve(
     changed = problem.replace(rules=rules)
     model = compile_problem(changed)
     awarded = set(start)
-    awards = np.array([(c.application.id, c.variant_id) in awarded for c in model.candidates], dtype=np.float64)
+    awards = np.array(
+        [(c.application.id, c.variant_id) in awarded for c in model.candidates], dtype=np.float64
+    )
     hint = start_from(model, awards)
     return solve(changed, backend, options=options, compiled=model, hint=hint, diagnose=False)
 
@@ -158,7 +160,9 @@ def price_of_rules(
     process); ``progress(done, total)`` is called as they finish.
     """
     opts = SolverOptions() if options is None else options
-    chosen = [i for i, r in enumerate(problem.rules) if r.equity or r.target] if rules is None else list(rules)
+    chosen = (
+        [i for i, r in enumerate(problem.rules) if r.equity or r.target] if rules is None else list(rules)
+    )
     for i in chosen:
         if not 0 <= i < len(problem.rules):
             raise InvalidProblemError(

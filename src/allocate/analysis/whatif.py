@@ -92,7 +92,9 @@ def sweep(
         return []
     opts = SolverOptions() if options is None else options
     if method not in ("auto", "frontier", "solve"):
-        raise InvalidProblemError(("sweep", "method"), f"must be 'auto', 'frontier' or 'solve', not {method!r}")
+        raise InvalidProblemError(
+            ("sweep", "method"), f"must be 'auto', 'frontier' or 'solve', not {method!r}"
+        )
     if batch_size is not None and batch_size < 1:
         raise InvalidProblemError(("sweep", "batch_size"), f"must be at least 1, not {batch_size!r}")
     family = len({_rest(w) for w in ws}) == 1

@@ -522,7 +522,9 @@ class NoNewGaps(RuleBase):
         served = np.zeros(len(keys), dtype=bool)
         application = columns_of(problem)
         continuing = np.flatnonzero(application.continues_service)
-        served[served_cells(application, continuing, len(problem.districts), len(problem.client_groups))] = True
+        served[served_cells(application, continuing, len(problem.districts), len(problem.client_groups))] = (
+            True
+        )
         kept = commitments.serving(problem, "cell", None)  # commitments serve cells today
         if kept:
             position = {k: i for i, k in enumerate(keys)}
@@ -908,7 +910,9 @@ class Requires(RuleBase):
         return [self._check(self.label, "<=", n, 0)]
 
     def sentences(self, problem: Round, whom: Whom) -> dict[str, str]:
-        return {self.label: f"Application {self.application} is funded only if {self.requires} is funded too."}
+        return {
+            self.label: f"Application {self.application} is funded only if {self.requires} is funded too."
+        }
 
 
 SpendBound = Literal["min_amount", "min_share"]
@@ -996,7 +1000,9 @@ class MinSpend(RuleBase):
         for bound, year, least in self.limits(problem):
             when = "in all" if year is None else f"in year {year}"
             share = (
-                "" if self.min_share is None or bound != "min_share" else f" ({self.min_share:.1%} of the budget)"
+                ""
+                if self.min_share is None or bound != "min_share"
+                else f" ({self.min_share:.1%} of the budget)"
             )
             out[self._row_label(bound, year)] = f"At least {pounds(least)} is awarded {when}{share}."
         return out

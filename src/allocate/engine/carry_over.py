@@ -33,9 +33,15 @@ def commitments_from(
     option's, client groups and own tags the application's.
     """
     if isinstance(years_later, bool) or not isinstance(years_later, numbers.Integral) or years_later < 0:
-        raise InvalidProblemError(("commitments_from", "years_later"), f"must be a whole number >= 0, not {years_later!r}")
-    if years is not None and (isinstance(years, bool) or not isinstance(years, numbers.Integral) or years < 1):
-        raise InvalidProblemError(("commitments_from", "years"), f"must be a whole number >= 1, not {years!r}")
+        raise InvalidProblemError(
+            ("commitments_from", "years_later"), f"must be a whole number >= 0, not {years_later!r}"
+        )
+    if years is not None and (
+        isinstance(years, bool) or not isinstance(years, numbers.Integral) or years < 1
+    ):
+        raise InvalidProblemError(
+            ("commitments_from", "years"), f"must be a whole number >= 1, not {years!r}"
+        )
     n = problem.budget.years if years is None else years
     chosen, unknown = resolve(problem, [(a.application, a.variant) for a in allocation.awards])
     if unknown:

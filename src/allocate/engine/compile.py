@@ -101,7 +101,9 @@ class CompileContext(RowBuilder):
         self._columns = columns
         self.organisations = sorted(set(columns.organisation))
         org_pos = {o: i for i, o in enumerate(self.organisations)}
-        org_of = np.fromiter(map(org_pos.__getitem__, columns.organisation), dtype=np.int64, count=len(columns))
+        org_of = np.fromiter(
+            map(org_pos.__getitem__, columns.organisation), dtype=np.int64, count=len(columns)
+        )
         self.org_matrix = _incidence(org_of[self.app_of], len(self.organisations), self.n)
         self._district_ids = [d.id for d in problem.districts]
         self._group_ids = [g.id for g in problem.client_groups]

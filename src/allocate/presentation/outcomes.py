@@ -152,8 +152,7 @@ def _reason(
             return "pass mark", _below(mark, outcome, social)
     if ex is None:
         return "not explained", (
-            "Not funded: other bids were preferred within the budget and the rules "
-            "(margins not worked out)."
+            "Not funded: other bids were preferred within the budget and the rules (margins not worked out)."
         )
     if ex.margin is None:
         why = "; ".join(blocked) if blocked else "the rules of the round"

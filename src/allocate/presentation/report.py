@@ -266,7 +266,9 @@ def _money_by(tally: Tally, over: Dimension, heading: str, awards: str, name: Ca
         f"<td class='num'>{serving[k]}</td></tr>"
         for k, m in tally.attributed(over).items()
     ]
-    head = f"<th>{heading}</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>{awards}</th>"
+    head = (
+        f"<th>{heading}</th><th class='num'>Money</th><th class='num'>Share</th><th class='num'>{awards}</th>"
+    )
     return _table(head, rows)
 
 

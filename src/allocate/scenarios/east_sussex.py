@@ -547,7 +547,8 @@ def application_columns(
     )
     drop = draw.geo_drop
     geo_cost = np.array(
-        _round_pounds(cost * (1.0 - np.where(drop >= 0, pop[np.maximum(drop, 0)], 0.0) / served_pop)), dtype=np.int64
+        _round_pounds(cost * (1.0 - np.where(drop >= 0, pop[np.maximum(drop, 0)], 0.0) / served_pop)),
+        dtype=np.int64,
     )
     geo_ben = np.maximum(1, np.round(ben * geo_cost / cost)).astype(np.int64)
     cut_scope = np.flatnonzero(draw.scope_cut)

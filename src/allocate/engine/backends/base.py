@@ -207,7 +207,9 @@ class PinningSession:
         """What `_solve`'s solver answered, with this backend's name and version and the time since
         `started` (a ``time.perf_counter()`` reading)."""
         seconds = time.perf_counter() - started
-        return RawSolution(status, x, objective, bound, self.name, self.version, seconds, message, extra or {})
+        return RawSolution(
+            status, x, objective, bound, self.name, self.version, seconds, message, extra or {}
+        )
 
     def _set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         raise NotImplementedError
