@@ -5,59 +5,68 @@ Applications are candidate awards with costs, outcome scores and social-capital 
 rules, verifies the answer independently, and reports how every rule stands.
 """
 
-from allocate.analysis.compare import Comparison, compare
-from allocate.analysis.diagnose import Diagnosis, diagnose
-from allocate.analysis.explain import Explanations, explain
-from allocate.analysis.frontier import Frontier, FrontierPoint, frontier
-from allocate.analysis.moderate import Moderation, PanelEffect, moderate
-from allocate.analysis.price import RulePrice, price_of_rules
-from allocate.analysis.robustness import Robustness, ScoreNoise, robustness
-from allocate.analysis.whatif import sweep
-from allocate.domain.errors import (
-    AllocateError,
-    CertificationError,
-    InfeasibleError,
-    InvalidProblemError,
-    SolverError,
-    VerificationError,
-    WorkerError,
-)
-from allocate.domain.model import Problem
-from allocate.domain.parts import (
-    Application,
-    Budget,
-    ClientGroup,
-    Commitment,
-    District,
-    Organisation,
-    ScoreScale,
-    Variant,
-    Weights,
-)
-from allocate.domain.rules import (
-    Coverage,
-    EqualityGap,
-    Exclusive,
-    Lock,
-    MinOrganisations,
-    MinSpend,
-    NoNewGaps,
-    OrganisationCap,
-    PassMark,
-    Pot,
-    Requires,
-    Rule,
-)
-from allocate.domain.tally import cell_key
-from allocate.engine.backends import DEFAULT_BACKEND
+from allocate.analysis.compare import Comparison as Comparison
+from allocate.analysis.compare import compare as compare
+from allocate.analysis.diagnose import Diagnosis as Diagnosis
+from allocate.analysis.diagnose import diagnose as diagnose
+from allocate.analysis.explain import Explanations as Explanations
+from allocate.analysis.explain import explain as explain
+from allocate.analysis.frontier import Frontier as Frontier
+from allocate.analysis.frontier import FrontierPoint as FrontierPoint
+from allocate.analysis.frontier import frontier as frontier
+from allocate.analysis.moderate import Moderation as Moderation
+from allocate.analysis.moderate import PanelEffect as PanelEffect
+from allocate.analysis.moderate import moderate as moderate
+from allocate.analysis.price import RulePrice as RulePrice
+from allocate.analysis.price import price_of_rules as price_of_rules
+from allocate.analysis.robustness import Robustness as Robustness
+from allocate.analysis.robustness import ScoreNoise as ScoreNoise
+from allocate.analysis.robustness import robustness as robustness
+from allocate.analysis.whatif import sweep as sweep
+from allocate.domain.errors import AllocateError as AllocateError
+from allocate.domain.errors import CertificationError as CertificationError
+from allocate.domain.errors import InfeasibleError as InfeasibleError
+from allocate.domain.errors import InvalidProblemError as InvalidProblemError
+from allocate.domain.errors import SolverError as SolverError
+from allocate.domain.errors import VerificationError as VerificationError
+from allocate.domain.errors import WorkerError as WorkerError
+from allocate.domain.model import Problem as Problem
+from allocate.domain.parts import Application as Application
+from allocate.domain.parts import Budget as Budget
+from allocate.domain.parts import ClientGroup as ClientGroup
+from allocate.domain.parts import Commitment as Commitment
+from allocate.domain.parts import District as District
+from allocate.domain.parts import Organisation as Organisation
+from allocate.domain.parts import ScoreScale as ScoreScale
+from allocate.domain.parts import Variant as Variant
+from allocate.domain.parts import Weights as Weights
+from allocate.domain.rules import Coverage as Coverage
+from allocate.domain.rules import EqualityGap as EqualityGap
+from allocate.domain.rules import Exclusive as Exclusive
+from allocate.domain.rules import Lock as Lock
+from allocate.domain.rules import MinOrganisations as MinOrganisations
+from allocate.domain.rules import MinSpend as MinSpend
+from allocate.domain.rules import NoNewGaps as NoNewGaps
+from allocate.domain.rules import OrganisationCap as OrganisationCap
+from allocate.domain.rules import PassMark as PassMark
+from allocate.domain.rules import Pot as Pot
+from allocate.domain.rules import Requires as Requires
+from allocate.domain.rules import Rule as Rule
+from allocate.domain.tally import cell_key as cell_key
+from allocate.engine.backends import DEFAULT_BACKEND as DEFAULT_BACKEND
 from allocate.engine.backends import NAMES as BACKENDS
-from allocate.engine.carry_over import commitments_from
-from allocate.engine.compile import CompiledProblem, compile_problem
-from allocate.engine.options import SolverOptions
-from allocate.engine.result import Allocation, Award, Certificate, RuleReport
-from allocate.engine.solve import solve
-from allocate.engine.verify import Verification, verify
-from allocate.presentation.whatif_page import whatif_page
+from allocate.engine.carry_over import commitments_from as commitments_from
+from allocate.engine.compile import CompiledProblem as CompiledProblem
+from allocate.engine.compile import compile_problem as compile_problem
+from allocate.engine.options import SolverOptions as SolverOptions
+from allocate.engine.result import Allocation as Allocation
+from allocate.engine.result import Award as Award
+from allocate.engine.result import Certificate as Certificate
+from allocate.engine.result import RuleReport as RuleReport
+from allocate.engine.solve import solve as solve
+from allocate.engine.verify import Verification as Verification
+from allocate.engine.verify import verify as verify
+from allocate.presentation.whatif_page import whatif_page as whatif_page
 
 __all__ = [
     "BACKENDS",

@@ -187,8 +187,6 @@ def _whatif(args: argparse.Namespace) -> int:
     from allocate.io import atomic
     from allocate.presentation.whatif_page import whatif_page
 
-    if not _one_round(args):
-        return 2
     try:
         problem = _round(args)
         with progress_bar("what-if page: the weight frontier, then ties") as step:
@@ -207,8 +205,6 @@ def _report(args: argparse.Namespace) -> int:
     from allocate.presentation.outcomes import outcomes
     from allocate.presentation.report import html_report
 
-    if not _one_round(args):
-        return 2
     try:
         problem = _round(args)
         allocation = solve(problem, args.backend)
@@ -238,8 +234,6 @@ def _explain(args: argparse.Namespace) -> int:
     from allocate.presentation.outcome_table import summary
     from allocate.presentation.outcomes import outcomes
 
-    if not _one_round(args):
-        return 2
     try:
         problem = _round(args)
         unknown = [a for a in args.application or () if a not in {x.id for x in problem.applications}]
@@ -332,8 +326,6 @@ def _sweep(problem: Problem, shares: list[float], backend: str, out: Path | None
 
 def _analysis(args: argparse.Namespace) -> int:
     """`allocate diagnose` and `allocate robustness`: print the analysis's text."""
-    if not _one_round(args):
-        return 2
     try:
         from allocate.scenarios import east_sussex_2011
 
@@ -449,14 +441,15 @@ class _PipeGuard(io.TextIOBase):
 
 def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("diagnose", "robustness"):
-        return _analysis(args)
-    if args.command == "report":
-        return _report(args)
-    if args.command == "explain":
-        return _explain(args)
-    if args.command == "whatif":
-        return _whatif(args)
+    on_one_round = {
+        "diagnose": _analysis,
+        "robustness": _analysis,
+        "report": _report,
+        "explain": _explain,
+        "whatif": _whatif,
+    }
+    if args.command in on_one_round:  # a round FILE or --demo, exactly one
+        return on_one_round[args.command](args) if _one_round(args) else 2
     try:
         if args.command == "bench":
             return _bench(args.seed, args.time_limit)

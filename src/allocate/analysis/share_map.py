@@ -71,13 +71,17 @@ class Change:
     """The state optimal beyond it."""
 
 
+States = tuple[State, ...]
+"""The distinct optimal allocations met on the grid, in order of share."""
+
+
 @dataclass(frozen=True)
 class ShareMap:
     """The optimal allocation at each share k/steps, k = 0..steps."""
 
     frontier: Frontier
     steps: int
-    states: tuple[State, ...]
+    states: States
     state_at: tuple[int, ...]
     """Per grid share, the index of its state."""
     solved: tuple[int, ...]
@@ -123,8 +127,8 @@ def share_map(
     front: Frontier | None = None,
     backend: str = DEFAULT_BACKEND,
     *,
-    options: SolverOptions | None = None,
     steps: int = 1000,
+    options: SolverOptions | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
 ) -> ShareMap:

@@ -2,9 +2,9 @@
 
 Its parts (applications, districts, budget, weights, commitments, ...) are in
 `allocate.domain.parts`; here they come together with the rules, and the checks across fields
-(ids unique, references known, scores on the scale, every rule against the round) are made.
-Money is integer pence throughout. Every model rejects bad input with an
-`InvalidProblemError` naming the field and the reason; nothing is coerced silently.
+(ids unique, references known, scores on the scale, every rule against the round) are made,
+each failure an `InvalidProblemError` that names the field and, in its reason, the application
+or rule concerned.
 """
 
 from __future__ import annotations

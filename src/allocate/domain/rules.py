@@ -96,6 +96,18 @@ class RuleBase(Frozen):
     """The unit of the rule's bound, when it has a single one (None: it depends on the bound)."""
     target: ClassVar[bool] = False
     """A spending target (money the round must spend): priced by default by `price_of_rules`."""
+    needs: ClassVar[tuple[str, ...]] = ()
+    """Fields of which a rule needs at least one (its bounds); the error is placed at the first."""
+    needs_text: ClassVar[str | None] = None
+    """What the error says is needed (default: the fields, "a, b or c")."""
+
+    @model_validator(mode="after")
+    def _something_given(self) -> Self:
+        if self.needs and all(getattr(self, f) is None for f in self.needs):
+            name = type(self).__name__
+            given = self.needs_text or f"{', '.join(self.needs[:-1])} or {self.needs[-1]}"
+            raise field_error(name, self.needs[0], f"{name} needs {given}")
+        return self
 
     @property
     def label(self) -> str:
@@ -244,6 +256,11 @@ class Coverage(RuleBase):
     display_name: ClassVar[str] = "coverage rule"
     equity: ClassVar[bool] = True
 
+    needs: ClassVar[tuple[str, ...]] = (
+        "min_amount", "max_amount", "min_share", "max_share", "min_count", "max_count"
+    )  # fmt: skip
+    needs_text: ClassVar[str] = "at least one bound (min/max amount, share or count)"
+
     kind: Literal["coverage"] = "coverage"
     over: Dimension
     key: str | None = None
@@ -253,22 +270,6 @@ class Coverage(RuleBase):
     max_share: Share | None = None
     min_count: Count | None = None
     max_count: Count | None = None
-
-    @model_validator(mode="after")
-    def _some_bound(self) -> Coverage:
-        bounds = (
-            self.min_amount,
-            self.max_amount,
-            self.min_share,
-            self.max_share,
-            self.min_count,
-            self.max_count,
-        )
-        if all(b is None for b in bounds):
-            raise field_error(
-                "Coverage", "min_amount", "Coverage needs at least one bound (min/max amount, share or count)"
-            )
-        return self
 
     def validate_against(self, problem: Round, loc: Loc) -> None:
         if self.key is not None and self.key not in Tally(problem, ()).keys(self.over):
@@ -574,20 +575,14 @@ class OrganisationCap(RuleBase):
     display_name: ClassVar[str] = "organisation cap"
     equity: ClassVar[bool] = True
 
+    needs: ClassVar[tuple[str, ...]] = ("max_amount", "max_share", "max_awards")
+
     kind: Literal["organisation_cap"] = "organisation_cap"
     organisation: str | None = None
     max_amount: PenceOrZero | None = None
     max_share: Share | None = None
     max_awards: Count | None = None
     tag: Name | None = None
-
-    @model_validator(mode="after")
-    def _some_cap(self) -> OrganisationCap:
-        if self.max_amount is None and self.max_share is None and self.max_awards is None:
-            raise field_error(
-                "OrganisationCap", "max_amount", "OrganisationCap needs max_amount, max_share or max_awards"
-            )
-        return self
 
     @property
     def label(self) -> str:
@@ -730,15 +725,11 @@ class PassMark(RuleBase):
     display_name: ClassVar[str] = "pass mark"
     unit: ClassVar[RowUnit] = "awards"
 
+    needs: ClassVar[tuple[str, ...]] = ("min_outcome", "min_social")
+
     kind: Literal["pass_mark"] = "pass_mark"
     min_outcome: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None = None
     min_social: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None = None
-
-    @model_validator(mode="after")
-    def _some_mark(self) -> PassMark:
-        if self.min_outcome is None and self.min_social is None:
-            raise field_error("PassMark", "min_outcome", "PassMark needs min_outcome or min_social")
-        return self
 
     @property
     def label(self) -> str:
@@ -941,16 +932,12 @@ class MinSpend(RuleBase):
     target: ClassVar[bool] = True
     unit: ClassVar[RowUnit] = "pence"
 
+    needs: ClassVar[tuple[str, ...]] = ("min_amount", "min_share")
+
     kind: Literal["min_spend"] = "min_spend"
     year: Annotated[int, Field(strict=True, ge=1, le=100)] | Literal["total", "each"] = "total"
     min_amount: PenceOrZero | None = None
     min_share: Share | None = None
-
-    @model_validator(mode="after")
-    def _some_bound(self) -> MinSpend:
-        if self.min_amount is None and self.min_share is None:
-            raise field_error("MinSpend", "min_amount", "MinSpend needs min_amount or min_share")
-        return self
 
     @property
     def label(self) -> str:

@@ -200,21 +200,23 @@ class CompileContext(RowBuilder):
             return list(self.problem.tags)
         return [cell_key(d, g) for d in self._district_ids for g in self._group_ids]
 
+    def _matrices(self, over: Dimension) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(`attr`, `serve`) of a dimension (over tags both are the tag matrix)."""
+        if over == "district":
+            return self._district_attr, self._district_serve
+        if over == "client_group":
+            return self._group_attr, self._group_serve
+        if over == "tag":
+            return self._tags(), self._tags()
+        return self._cells()
+
     def attr(self, over: Dimension) -> sp.csr_matrix:
         """n × K matrix: share of each candidate's money attributed to each key (a tag: all of it)."""
-        if over == "district":
-            return self._district_attr
-        if over == "tag":
-            return self._tags()
-        return self._group_attr if over == "client_group" else self._cells()[0]
+        return self._matrices(over)[0]
 
     def serve(self, over: Dimension) -> sp.csr_matrix:
         """n × K 0/1 matrix: whether each candidate serves (carries) each key."""
-        if over == "district":
-            return self._district_serve
-        if over == "tag":
-            return self._tags()
-        return self._group_serve if over == "client_group" else self._cells()[1]
+        return self._matrices(over)[1]
 
     def money_rows(self, over: Dimension) -> sp.csr_matrix:
         """K × n: the pence of each candidate attributed to each key (made once per dimension:

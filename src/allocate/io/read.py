@@ -14,19 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from allocate.domain import parts
 from allocate.domain.errors import InvalidProblemError, Loc
 from allocate.domain.model import Problem
-from allocate.domain.parts import (
-    SOCIAL_OBJECTIVES,
-    Attribution,
-    Budget,
-    ClientGroup,
-    Commitment,
-    District,
-    Organisation,
-    ScoreScale,
-    Weights,
-)
 from allocate.domain.rules import LIST_FIELDS, Rule
 from allocate.io import cells, jsontext, numbers, panel_scores, publisher, workbook
 from allocate.io import commitments as commitment_table
@@ -312,13 +302,13 @@ def problem_from_tables(tables: Mapping[str, Table], rules: list[Any] | None = N
             raise r.fail("population", "is empty but required")
         if (need := r.number("need")) is not None:
             d["need"] = need
-        districts.append(_validated(District, d, r))
+        districts.append(_validated(parts.District, d, r))
     groups = []
     for r in rows["client_groups"]:
         g: dict[str, Any] = {"id": r.required_text("id")}
         if (need := r.number("need")) is not None:
             g["need"] = need
-        groups.append(_validated(ClientGroup, g, r))
+        groups.append(_validated(parts.ClientGroup, g, r))
     known_d = {d.id for d in districts}
     known_g = {g.id for g in groups}
     apps = []
@@ -352,7 +342,7 @@ def problem_from_tables(tables: Mapping[str, Table], rules: list[Any] | None = N
         "applications": apps,
         "districts": districts,
         "client_groups": groups,
-        "budget": _validated(Budget, budget, b),
+        "budget": _validated(parts.Budget, budget, b),
     }
     if rows.get("organisations"):
         data["organisations"] = [
@@ -375,7 +365,7 @@ def problem_from_tables(tables: Mapping[str, Table], rules: list[Any] | None = N
             wd["social_objective_weights"] = tuple(
                 _float(w, "social_objective_weights", p) for p in w.names("social_objective_weights")
             )
-        data["weights"] = _validated(Weights, wd, w)
+        data["weights"] = _validated(parts.Weights, wd, w)
     if rows.get("settings"):
         s = rows["settings"][0]
         if s.given("name"):
@@ -419,25 +409,25 @@ def _validated(model: Any, data: dict[str, Any], row: Row) -> Any:
 def problem_from_dataframe(
     applications: pd.DataFrame,
     *,
-    districts: Sequence[District],
-    client_groups: Sequence[ClientGroup],
-    budget: Budget,
+    districts: Sequence[parts.District],
+    client_groups: Sequence[parts.ClientGroup],
+    budget: parts.Budget,
     rules: Sequence[Rule] = (),
-    weights: Weights | None = None,
+    weights: parts.Weights | None = None,
     variants: pd.DataFrame | None = None,
     name: str = "round",
-    attribution: Attribution = "population",
-    scale: ScoreScale | None = None,
-    social_objectives: Sequence[str] = SOCIAL_OBJECTIVES,
-    organisations: Sequence[Organisation] = (),
-    commitments: Sequence[Commitment] = (),
+    attribution: parts.Attribution = "population",
+    scale: parts.ScoreScale | None = None,
+    social_objectives: Sequence[str] = parts.SOCIAL_OBJECTIVES,
+    organisations: Sequence[parts.Organisation] = (),
+    commitments: Sequence[parts.Commitment] = (),
 ) -> Problem:
     """A Problem whose applications (and variants) come from DataFrames with the documented columns.
 
     Every Problem-level setting is a parameter (with the Problem's default). Errors name the
     DataFrame and the row by its index label.
     """
-    scale = scale or ScoreScale()
+    scale = scale or parts.ScoreScale()
     tables = {
         "applications": _frame_table("applications", applications),
         "districts": _objects_table(
@@ -468,7 +458,7 @@ def problem_from_dataframe(
     problem = problem_from_tables(tables, rules=[])
     return problem.replace(
         rules=tuple(rules),
-        weights=weights or Weights(),
+        weights=weights or parts.Weights(),
         name=name,
         organisations=tuple(organisations),
         commitments=tuple(commitments),

@@ -17,6 +17,8 @@ from allocate.presentation.wording import words
 if TYPE_CHECKING:
     import pandas as pd
 
+Places = tuple[str, ...]
+"""The districts an option serves; none: county-wide."""
 Reason = Literal["funded", "locked in", "other option funded", "excluded", "pass mark", "rule", "outscored", "not explained"]  # fmt: skip
 
 
@@ -32,8 +34,7 @@ class Outcome:
     """The award if funded, else what the option asked for."""
     organisation: str
     title: str
-    districts: tuple[str, ...]
-    """Empty: county-wide."""
+    districts: Places
     client_groups: tuple[str, ...]
     outcome_score: float
     social_score: float
